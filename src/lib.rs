@@ -1,0 +1,14 @@
+//! ocpp-gw: presents legacy Modbus and ECHONET Lite EV chargers to a CSMS as OCPP 2.0.1
+//! charging stations.
+//!
+//! Threads own I/O and talk through bounded channels; protocol cores are sans-IO.
+
+pub mod chan;
+pub mod config;
+pub mod device;
+pub mod mapping;
+pub mod modbus;
+pub mod ocpp;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod util;

@@ -1,0 +1,1 @@
+//! Templates: what a device register means in OCPP terms, and the conversions between them.

@@ -1,0 +1,1 @@
+//! Modbus: sans-IO PDU and MBAP codecs, a blocking TCP client, and the TCP pool worker.

@@ -1,0 +1,1 @@
+//! Simulators for `ocpp-gw demo` and the tests: a Modbus TCP EV charger and a minimal CSMS.
