@@ -1,1 +1,4 @@
 //! Small helpers with no better home: wall-clock formatting, jitter.
+
+pub mod rng;
+pub mod time;
