@@ -1,0 +1,175 @@
+//! OCPP 2.0.1 enumerations and datatypes shared by several messages.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+wire_enum! {
+    /// Why a charging station (re)booted (`BootReasonEnumType`).
+    pub enum BootReason {
+        ApplicationReset,
+        FirmwareUpdate,
+        LocalReset,
+        PowerUp,
+        RemoteReset,
+        ScheduledReset,
+        Triggered,
+        Unknown,
+        Watchdog,
+    }
+}
+
+wire_enum! {
+    /// The CSMS's verdict on a BootNotification (`RegistrationStatusEnumType`).
+    pub enum RegistrationStatus {
+        Accepted,
+        Pending,
+        Rejected,
+    }
+}
+
+wire_enum! {
+    /// The state of one connector (`ConnectorStatusEnumType`).
+    pub enum ConnectorStatus {
+        Available,
+        Occupied,
+        Reserved,
+        Unavailable,
+        Faulted,
+    }
+}
+
+/// A field longer than its OCPP schema allows.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field} is {len} characters long, OCPP allows at most {max}")]
+pub struct TooLong {
+    /// The field's JSON name.
+    pub field: &'static str,
+    /// Its length in characters.
+    pub len: usize,
+    /// The schema's `maxLength`.
+    pub max: usize,
+}
+
+/// Checks a string against a schema `maxLength`, which counts characters, not bytes.
+pub fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), TooLong> {
+    let len = value.chars().count();
+    if len > max {
+        Err(TooLong { field, len, max })
+    } else {
+        Ok(())
+    }
+}
+
+/// More information about a status (`StatusInfoType`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusInfo {
+    /// A predefined, case-insensitive reason code (at most 20 characters).
+    pub reason_code: String,
+    /// Free text (at most 512 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_info: Option<String>,
+}
+
+/// The physical charging station as it describes itself (`ChargingStationType`, without modem).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargingStation {
+    /// Model name (at most [`ChargingStation::MODEL_MAX`] characters).
+    pub model: String,
+    /// Vendor name (at most [`ChargingStation::VENDOR_NAME_MAX`] characters).
+    pub vendor_name: String,
+    /// Vendor-specific serial number (at most [`ChargingStation::SERIAL_NUMBER_MAX`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    /// Firmware version (at most [`ChargingStation::FIRMWARE_VERSION_MAX`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_version: Option<String>,
+}
+
+impl ChargingStation {
+    /// Schema `maxLength` of `model`.
+    pub const MODEL_MAX: usize = 20;
+    /// Schema `maxLength` of `vendorName`.
+    pub const VENDOR_NAME_MAX: usize = 50;
+    /// Schema `maxLength` of `serialNumber`.
+    pub const SERIAL_NUMBER_MAX: usize = 25;
+    /// Schema `maxLength` of `firmwareVersion`.
+    pub const FIRMWARE_VERSION_MAX: usize = 50;
+
+    /// Checks every field against its schema length limit, so a CSMS never sees a
+    /// BootNotification it must reject.
+    pub fn validate(&self) -> Result<(), TooLong> {
+        check_len("model", &self.model, Self::MODEL_MAX)?;
+        check_len("vendorName", &self.vendor_name, Self::VENDOR_NAME_MAX)?;
+        if let Some(serial) = &self.serial_number {
+            check_len("serialNumber", serial, Self::SERIAL_NUMBER_MAX)?;
+        }
+        if let Some(firmware) = &self.firmware_version {
+            check_len("firmwareVersion", firmware, Self::FIRMWARE_VERSION_MAX)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn enums_use_their_spec_spelling() {
+        assert_eq!(BootReason::ALL.len(), 9);
+        assert_eq!(RegistrationStatus::ALL.len(), 3);
+        assert_eq!(ConnectorStatus::ALL.len(), 5);
+        let spelled: Vec<(String, serde_json::Value)> = BootReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), json!(r)))
+            .chain(
+                RegistrationStatus::ALL
+                    .iter()
+                    .map(|r| (r.to_string(), json!(r))),
+            )
+            .chain(
+                ConnectorStatus::ALL
+                    .iter()
+                    .map(|r| (r.to_string(), json!(r))),
+            )
+            .collect();
+        for (s, v) in spelled {
+            assert_eq!(v, json!(s));
+        }
+        assert_eq!(
+            ConnectorStatus::parse("Occupied"),
+            Some(ConnectorStatus::Occupied)
+        );
+        assert_eq!(ConnectorStatus::parse("occupied"), None);
+        assert_eq!(
+            serde_json::from_value::<RegistrationStatus>(json!("Pending")).ok(),
+            Some(RegistrationStatus::Pending)
+        );
+    }
+
+    #[test]
+    fn charging_station_lengths_are_checked_in_characters() {
+        let mut cs = ChargingStation {
+            model: "ü".repeat(20),
+            vendor_name: "v".repeat(50),
+            serial_number: Some("s".repeat(25)),
+            firmware_version: None,
+        };
+        assert_eq!(cs.validate(), Ok(()));
+        cs.model.push('x');
+        assert_eq!(
+            cs.validate(),
+            Err(TooLong {
+                field: "model",
+                len: 21,
+                max: 20
+            })
+        );
+        cs.model.pop();
+        cs.serial_number = Some("s".repeat(26));
+        assert_eq!(cs.validate().map_err(|e| e.field), Err("serialNumber"));
+    }
+}
