@@ -67,7 +67,7 @@ pub enum FrameErrorKind {
     #[error("message type id missing or not an integer")]
     BadMessageType,
     #[error("unknown message type id {0}")]
-    UnknownMessageType(String),
+    UnknownMessageType(u64),
     #[error(
         "message id missing, not a string, empty or longer than {MAX_MESSAGE_ID_LEN} characters"
     )]
@@ -143,23 +143,30 @@ impl Frame {
             .and_then(|v| v.as_u64())
             .ok_or_else(|| FrameError::new(FrameErrorKind::BadMessageType, None, None))?;
         let id = match items.next() {
-            Some(Value::String(id)) if valid_id(&id) => id,
-            _ => {
-                return Err(FrameError::new(
-                    FrameErrorKind::BadMessageId,
-                    None,
-                    Some(message_type),
-                ))
-            }
+            Some(Value::String(id)) if valid_id(&id) => Some(id),
+            _ => None,
         };
-        let fail = |kind| Err(FrameError::new(kind, Some(&id), Some(message_type)));
-        let rest: Vec<Value> = items.collect();
         let expected = match message_type {
             CALL => 4,
             CALL_RESULT => 3,
             CALL_ERROR => 5,
-            other => return fail(FrameErrorKind::UnknownMessageType(other.to_string())),
+            other => {
+                return Err(FrameError::new(
+                    FrameErrorKind::UnknownMessageType(other),
+                    id.as_deref(),
+                    Some(other),
+                ))
+            }
         };
+        let Some(id) = id else {
+            return Err(FrameError::new(
+                FrameErrorKind::BadMessageId,
+                None,
+                Some(message_type),
+            ));
+        };
+        let fail = |kind| Err(FrameError::new(kind, Some(&id), Some(message_type)));
+        let rest: Vec<Value> = items.collect();
         if rest.len() + 2 != expected {
             return fail(FrameErrorKind::WrongLength {
                 expected,
@@ -366,10 +373,13 @@ mod tests {
     #[test]
     fn unknown_message_type_keeps_the_id() {
         let e = err(r#"[5,"abc",{}]"#);
-        assert_eq!(e.kind, FrameErrorKind::UnknownMessageType("5".into()));
+        assert_eq!(e.kind, FrameErrorKind::UnknownMessageType(5));
         assert_eq!(e.id.as_deref(), Some("abc"));
         assert_eq!(e.code(), ErrorCode::MessageTypeNotSupported);
         assert_eq!(e.reply().map(|f| f.id().to_owned()), Some("abc".into()));
+        let no_id = err(r#"[7]"#);
+        assert_eq!(no_id.code(), ErrorCode::MessageTypeNotSupported);
+        assert_eq!(no_id.reply().map(|f| f.id().to_owned()), Some("-1".into()));
     }
 
     #[test]
