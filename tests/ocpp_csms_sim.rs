@@ -111,6 +111,12 @@ fn temp_log() -> PathBuf {
 }
 
 #[test]
+fn sim_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<CsmsSim>();
+}
+
+#[test]
 fn boot_heartbeat_and_status_are_answered_logged_and_schema_valid() {
     let log_path = temp_log();
     let sim = start(CsmsOptions {

@@ -22,17 +22,29 @@ const CALL_ERROR: u64 = 4;
 wire_enum! {
     /// RPC framework error codes of OCPP 2.0.1 (`RPCErrorCodes`).
     pub enum ErrorCode {
+        /// Payload for the action is syntactically incorrect.
         FormatViolation,
+        /// Any other error.
         GenericError,
+        /// The receiver hit an internal error while handling a valid message.
         InternalError,
+        /// The message type id is not one the receiver supports.
         MessageTypeNotSupported,
+        /// The action is unknown to the receiver.
         NotImplemented,
+        /// The action is known but not supported by the receiver.
         NotSupported,
+        /// A field occurs too often or too rarely in the payload.
         OccurrenceConstraintViolation,
+        /// A field value breaks a constraint (e.g. a length or range).
         PropertyConstraintViolation,
+        /// The payload is incomplete.
         ProtocolError,
+        /// The message is not a valid OCPP-J RPC message, e.g. its id is unreadable.
         RpcFrameworkError,
+        /// The receiver refused for security reasons (e.g. not yet accepted).
         SecurityError,
+        /// A field has the wrong data type.
         TypeConstraintViolation,
     }
 }
@@ -60,30 +72,42 @@ pub enum Frame {
 /// Which part of a message was wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FrameErrorKind {
+    /// The text is not JSON.
     #[error("not valid JSON: {0}")]
     NotJson(String),
+    /// The JSON is not an array.
     #[error("not a JSON array")]
     NotArray,
+    /// The first element is missing or not a non-negative integer.
     #[error("message type id missing or not an integer")]
     BadMessageType,
+    /// The message type id is not 2, 3 or 4.
     #[error("unknown message type id {0}")]
     UnknownMessageType(u64),
+    /// The message id is missing, not a string, empty or too long.
     #[error(
         "message id missing, not a string, empty or longer than {MAX_MESSAGE_ID_LEN} characters"
     )]
     BadMessageId,
+    /// The array has the wrong number of elements for its type.
     #[error("expected {expected} elements, got {got}")]
     WrongLength { expected: usize, got: usize },
+    /// A CALL's action is not a non-empty string.
     #[error("action missing or not a non-empty string")]
     BadAction,
+    /// A CALL or CALLRESULT payload is not an object.
     #[error("payload is not a JSON object")]
     PayloadNotObject,
+    /// A CALLERROR's code is not a string.
     #[error("error code is not a string")]
     BadErrorCodeType,
+    /// A CALLERROR's code is not an OCPP 2.0.1 error code.
     #[error("unknown error code {0:?}")]
     UnknownErrorCode(String),
+    /// A CALLERROR's description is not a string.
     #[error("error description is not a string")]
     BadErrorDescription,
+    /// A CALLERROR's details are not an object.
     #[error("error details are not a JSON object")]
     BadErrorDetails,
 }

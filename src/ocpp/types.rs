@@ -6,14 +6,23 @@ use thiserror::Error;
 wire_enum! {
     /// Why a charging station (re)booted (`BootReasonEnumType`).
     pub enum BootReason {
+        /// The station's application restarted itself.
         ApplicationReset,
+        /// Rebooted to activate new firmware.
         FirmwareUpdate,
+        /// Reset by a local operator.
         LocalReset,
+        /// Powered up after having no power.
         PowerUp,
+        /// Reset at the CSMS's request.
         RemoteReset,
+        /// A reset the station had scheduled.
         ScheduledReset,
+        /// The CSMS asked for a BootNotification (TriggerMessage).
         Triggered,
+        /// The reason is not known.
         Unknown,
+        /// A watchdog restarted the station.
         Watchdog,
     }
 }
@@ -21,8 +30,11 @@ wire_enum! {
 wire_enum! {
     /// The CSMS's verdict on a BootNotification (`RegistrationStatusEnumType`).
     pub enum RegistrationStatus {
+        /// Registered; the station may operate.
         Accepted,
+        /// Not yet registered; the CSMS may still configure the station.
         Pending,
+        /// Refused; the station must retry after the given interval.
         Rejected,
     }
 }
@@ -30,10 +42,15 @@ wire_enum! {
 wire_enum! {
     /// The state of one connector (`ConnectorStatusEnumType`).
     pub enum ConnectorStatus {
+        /// Free for a new EV.
         Available,
+        /// In use (EV plugged in or a session in progress).
         Occupied,
+        /// Reserved for a specific user.
         Reserved,
+        /// Out of service (administratively or technically).
         Unavailable,
+        /// In an error state.
         Faulted,
     }
 }
