@@ -1,4 +1,10 @@
 //! Modbus: sans-IO PDU and MBAP codecs, a blocking TCP client, and the TCP pool worker.
 
+pub mod client;
+mod error;
 pub mod mbap;
 pub mod pdu;
+
+pub use client::TcpClient;
+pub use error::ModbusError;
+pub use pdu::ExceptionCode;
