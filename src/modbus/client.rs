@@ -46,6 +46,11 @@ impl TcpClient {
                 Ok(stream) => {
                     // Requests are small and latency-bound; Nagle would only add delay.
                     stream.set_nodelay(true).map_err(connect_error)?;
+                    // A zero timeout means "block forever" to the OS, so keep at least 1 ms.
+                    let write_timeout = response_timeout.max(Duration::from_millis(1));
+                    stream
+                        .set_write_timeout(Some(write_timeout))
+                        .map_err(connect_error)?;
                     return Ok(TcpClient {
                         stream,
                         endpoint,
@@ -167,8 +172,6 @@ impl TcpClient {
         request: &Request,
     ) -> Result<Response, ModbusError> {
         let deadline = Instant::now() + self.response_timeout;
-        self.stream
-            .set_write_timeout(Some(self.response_timeout.max(Duration::from_millis(1))))?;
         self.stream.write_all(frame).map_err(timeout_or_io)?;
         let mut chunk = [0u8; READ_CHUNK];
         loop {

@@ -4,7 +4,10 @@ pub mod client;
 mod error;
 pub mod mbap;
 pub mod pdu;
+pub mod pool;
+mod tracker;
 
 pub use client::TcpClient;
 pub use error::ModbusError;
 pub use pdu::ExceptionCode;
+pub use pool::{spawn_tcp_pool, PoolSettings};
