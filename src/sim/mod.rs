@@ -1,1 +1,3 @@
 //! Simulators for `ocpp-gw demo` and the tests: a Modbus TCP EV charger and a minimal CSMS.
+
+pub mod modbus_charger;
