@@ -1,3 +1,4 @@
 //! Simulators for `ocpp-gw demo` and the tests: a Modbus TCP EV charger and a minimal CSMS.
 
 pub mod csms;
+pub mod modbus_charger;

@@ -1,0 +1,42 @@
+//! The error of every Modbus TCP operation.
+
+use std::io;
+
+use super::mbap::FrameError;
+use super::pdu::{ExceptionCode, PduError};
+
+/// Why a Modbus TCP request did not produce an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ModbusError {
+    /// Resolving or connecting to the endpoint failed.
+    #[error("connect to {endpoint}: {source}")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Reading or writing the socket failed.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    /// No response arrived within the response timeout.
+    #[error("no response within the timeout")]
+    Timeout,
+    /// The device answered with an exception: it is alive but refused the request.
+    #[error("device exception: {0}")]
+    Exception(ExceptionCode),
+    /// The byte stream is not valid Modbus TCP.
+    #[error("framing: {0}")]
+    Frame(#[from] FrameError),
+    /// A request could not be encoded or a response did not answer it.
+    #[error("pdu: {0}")]
+    Pdu(#[from] PduError),
+    /// The response came from another unit than the one asked.
+    #[error("response from unit {actual}, expected unit {expected}")]
+    UnitMismatch { expected: u8, actual: u8 },
+    /// A response carried a transaction id that was never sent on this connection.
+    #[error("response with unknown transaction id {actual}, expected {expected}")]
+    UnknownTransaction { expected: u16, actual: u16 },
+    /// The peer closed the connection, or an earlier error broke it.
+    #[error("connection closed")]
+    Disconnected,
+}
