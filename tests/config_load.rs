@@ -326,6 +326,7 @@ fn every_semantic_problem_is_reported() {
     let file = fixture("many_problems.toml").display().to_string();
     let mut expected: Vec<String> = [
         r#"system.log_level: unknown log level "verbose" (expected one of error, warn, info, debug, trace)"#,
+        "system.security.tls_key_path: missing key (tls_cert_path needs it)",
         "system.log_rotation.max_files: must be at least 1",
         r#"csms.url: "ws://csms.example.com/ocpp?x=1": '?' is not allowed (no spaces, query or fragment)"#,
         "csms.heartbeat_interval_sec: must be between 1 and 86400",

@@ -42,10 +42,14 @@ impl DataType {
 
     /// The template spelling.
     pub fn name(self) -> &'static str {
-        NAMES
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map_or("?", |(n, _)| n)
+        match self {
+            DataType::Bool => "bool",
+            DataType::U16 => "uint16",
+            DataType::I16 => "int16",
+            DataType::U32 => "uint32",
+            DataType::I32 => "int32",
+            DataType::F32 => "float32",
+        }
     }
 
     /// How many registers (or bits, for `Bool`) one value occupies.
