@@ -1,0 +1,360 @@
+//! Checks `[[devices]]`: identities, connections by protocol, and devices sharing a bus.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::error::Problems;
+use super::parse::from_table;
+use super::raw::{RawDevice, RawEchonetLite, RawModbusRtu, RawModbusTcp};
+use super::system::is_host;
+use super::{Connection, DeviceConfig, Parity, Protocol};
+
+/// The `connection` keys each protocol takes.
+fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
+    match protocol {
+        Protocol::ModbusTcp => &["ip", "port", "unit_id"],
+        Protocol::ModbusRtu => &[
+            "port",
+            "baud_rate",
+            "data_bits",
+            "stop_bits",
+            "parity",
+            "unit_id",
+        ],
+        Protocol::EchonetLite => &["ip", "eoj"],
+    }
+}
+
+/// Checks every device; `None` where a device is too broken to build (its problems are recorded).
+pub(super) fn check_devices(
+    raw: &[RawDevice],
+    file: &Path,
+    p: &mut Problems,
+) -> Vec<Option<DeviceConfig>> {
+    let devices: Vec<_> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, d)| check_device(i, d, file, p))
+        .collect();
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ocpp_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, d) in raw.iter().enumerate() {
+        match ids.get(d.id.as_str()) {
+            Some(first) => p.add(
+                format!("devices[{i}].id"),
+                format!("duplicate of devices[{first}].id {:?}", d.id),
+            ),
+            None => {
+                ids.insert(&d.id, i);
+            }
+        }
+        match ocpp_ids.get(d.ocpp_id.as_str()) {
+            Some(first) => p.add(
+                format!("devices[{i}].ocpp_id"),
+                format!("duplicate of devices[{first}].ocpp_id {:?}", d.ocpp_id),
+            ),
+            None => {
+                ocpp_ids.insert(&d.ocpp_id, i);
+            }
+        }
+    }
+    check_shared_endpoints(&devices, p);
+    devices
+}
+
+/// Whether `name` can be a template file stem: no path tricks, no hidden files.
+pub(super) fn is_template_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// OCPP station identities become a URL path segment: ≤ 48 unreserved characters.
+fn is_ocpp_id(id: &str) -> bool {
+    (1..=48).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Checks one device; `None` if it has any problem, so later cross-device checks do not compare
+/// against values already known to be wrong.
+fn check_device(i: usize, d: &RawDevice, file: &Path, p: &mut Problems) -> Option<DeviceConfig> {
+    let before = p.len();
+    let key = |k: &str| format!("devices[{i}].{k}");
+    if d.id.trim().is_empty() {
+        p.add(key("id"), "must not be empty");
+    }
+    if !is_ocpp_id(&d.ocpp_id) {
+        p.add(
+            key("ocpp_id"),
+            format!(
+                "{:?} must be 1 to 48 characters of A-Z a-z 0-9 . _ -",
+                d.ocpp_id
+            ),
+        );
+    }
+    if !is_template_name(&d.template) {
+        p.add(
+            key("template"),
+            format!(
+                "{:?} is not a template name (A-Z a-z 0-9 . _ -, not starting with '.')",
+                d.template
+            ),
+        );
+    }
+    let poll_ms = d.poll_interval_ms.unwrap_or(1000);
+    if !(100..=3_600_000).contains(&poll_ms) {
+        p.add(key("poll_interval_ms"), "must be between 100 and 3600000");
+    }
+    let Some(protocol) = Protocol::from_name(&d.protocol) else {
+        let known: Vec<_> = Protocol::names().collect();
+        p.add(
+            key("protocol"),
+            format!(
+                "unknown protocol {:?} (expected one of {})",
+                d.protocol,
+                known.join(", ")
+            ),
+        );
+        return None;
+    };
+    let connection = check_connection(i, protocol, d.connection.clone(), file, p)?;
+    (p.len() == before).then(|| DeviceConfig {
+        id: d.id.clone(),
+        template: d.template.clone(),
+        protocol,
+        ocpp_id: d.ocpp_id.clone(),
+        poll_interval: Duration::from_millis(poll_ms),
+        connection,
+    })
+}
+
+fn check_connection(
+    i: usize,
+    protocol: Protocol,
+    table: toml::Table,
+    file: &Path,
+    p: &mut Problems,
+) -> Option<Connection> {
+    let prefix = format!("devices[{i}].connection");
+    let key = |k: &str| format!("{prefix}.{k}");
+    // Report every stray key at once, naming the protocol it belongs to, before serde stops at one.
+    let mut stray = false;
+    for k in table
+        .keys()
+        .filter(|k| !connection_keys(protocol).contains(&k.as_str()))
+    {
+        stray = true;
+        let owners: Vec<_> = Protocol::all()
+            .filter(|q| connection_keys(*q).contains(&k.as_str()))
+            .map(Protocol::as_str)
+            .collect();
+        if owners.is_empty() {
+            p.add(key(k), "unknown key");
+        } else {
+            p.add(
+                key(k),
+                format!("not a {protocol} key (it is for {})", owners.join(", ")),
+            );
+        }
+    }
+    if stray {
+        return None;
+    }
+    match protocol {
+        Protocol::ModbusTcp => {
+            let raw: RawModbusTcp = from_table(file, &prefix, table)
+                .map_err(|e| p.push(e))
+                .ok()?;
+            check_host(p, key("ip"), &raw.ip);
+            let port = raw.port.unwrap_or(502);
+            if port == 0 {
+                p.add(key("port"), "must be between 1 and 65535");
+            }
+            Some(Connection::ModbusTcp {
+                ip: raw.ip,
+                port,
+                unit_id: raw.unit_id.unwrap_or(1),
+            })
+        }
+        Protocol::ModbusRtu => {
+            let raw: RawModbusRtu = from_table(file, &prefix, table)
+                .map_err(|e| p.push(e))
+                .ok()?;
+            if raw.port.trim().is_empty() {
+                p.add(key("port"), "must not be empty");
+            }
+            let baud_rate = raw.baud_rate.unwrap_or(9600);
+            if baud_rate == 0 {
+                p.add(key("baud_rate"), "must be at least 1");
+            }
+            let data_bits = raw.data_bits.unwrap_or(8);
+            if !(5..=8).contains(&data_bits) {
+                p.add(key("data_bits"), "must be between 5 and 8");
+            }
+            let stop_bits = raw.stop_bits.unwrap_or(1);
+            if !(1..=2).contains(&stop_bits) {
+                p.add(key("stop_bits"), "must be 1 or 2");
+            }
+            let parity = match raw.parity {
+                None => Parity::None,
+                Some(name) => Parity::from_name(&name).unwrap_or_else(|| {
+                    p.add(
+                        key("parity"),
+                        format!("unknown parity {name:?} (expected one of none, even, odd)"),
+                    );
+                    Parity::None
+                }),
+            };
+            let unit_id = raw.unit_id.unwrap_or(1);
+            if !(1..=247).contains(&unit_id) {
+                p.add(key("unit_id"), "must be between 1 and 247 on a serial bus");
+            }
+            Some(Connection::ModbusRtu {
+                port: raw.port,
+                baud_rate,
+                data_bits,
+                stop_bits,
+                parity,
+                unit_id,
+            })
+        }
+        Protocol::EchonetLite => {
+            let raw: RawEchonetLite = from_table(file, &prefix, table)
+                .map_err(|e| p.push(e))
+                .ok()?;
+            check_host(p, key("ip"), &raw.ip);
+            let eoj = raw.eoj.and_then(|text| {
+                let code = parse_eoj(&text);
+                if code.is_none() {
+                    p.add(
+                        key("eoj"),
+                        format!("{text:?} is not a 6-digit hex object code like \"0x02A101\""),
+                    );
+                }
+                code
+            });
+            Some(Connection::EchonetLite { ip: raw.ip, eoj })
+        }
+    }
+}
+
+fn check_host(p: &mut Problems, key: String, host: &str) {
+    if !is_host(host) {
+        p.add(key, format!("{host:?} is not an IP address or host name"));
+    }
+}
+
+/// `0x` and six hex digits: class group, class, instance.
+fn parse_eoj(text: &str) -> Option<u32> {
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok()
+}
+
+/// Devices on one serial port share its line settings and need distinct unit ids; two devices at
+/// the same network endpoint would be the same charger twice.
+fn check_shared_endpoints(devices: &[Option<DeviceConfig>], p: &mut Problems) {
+    let mut buses: BTreeMap<&str, (usize, u32, u8, u8, Parity)> = BTreeMap::new();
+    let mut endpoints: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, d) in devices.iter().enumerate() {
+        let Some(d) = d else { continue };
+        let endpoint = match &d.connection {
+            Connection::ModbusTcp { ip, port, unit_id } => {
+                format!("modbus_tcp {ip} port {port} unit_id {unit_id}")
+            }
+            Connection::EchonetLite { ip, eoj } => match eoj {
+                Some(eoj) => format!("echonet_lite {ip} eoj 0x{eoj:06X}"),
+                None => format!("echonet_lite {ip}"),
+            },
+            Connection::ModbusRtu {
+                port,
+                baud_rate,
+                data_bits,
+                stop_bits,
+                parity,
+                unit_id,
+            } => {
+                let line = (i, *baud_rate, *data_bits, *stop_bits, *parity);
+                let (first, baud, data, stop, par) = *buses.entry(port).or_insert(line);
+                let key = |k: &str| format!("devices[{i}].connection.{k}");
+                let on_bus = format!("on the same bus {port}");
+                if *baud_rate != baud {
+                    p.add(
+                        key("baud_rate"),
+                        format!("{baud_rate} differs from devices[{first}] ({baud}) {on_bus}"),
+                    );
+                }
+                if *data_bits != data {
+                    p.add(
+                        key("data_bits"),
+                        format!("{data_bits} differs from devices[{first}] ({data}) {on_bus}"),
+                    );
+                }
+                if *stop_bits != stop {
+                    p.add(
+                        key("stop_bits"),
+                        format!("{stop_bits} differs from devices[{first}] ({stop}) {on_bus}"),
+                    );
+                }
+                if *parity != par {
+                    p.add(
+                        key("parity"),
+                        format!(
+                            "{} differs from devices[{first}] ({}) {on_bus}",
+                            parity.as_str(),
+                            par.as_str()
+                        ),
+                    );
+                }
+                format!("modbus_rtu {port} unit_id {unit_id}")
+            }
+        };
+        match endpoints.get(&endpoint) {
+            Some(first) => p.add(
+                format!("devices[{i}].connection"),
+                format!("same device as devices[{first}] ({endpoint})"),
+            ),
+            None => {
+                endpoints.insert(endpoint, i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eoj_codes() {
+        assert_eq!(parse_eoj("0x02A101"), Some(0x02A101));
+        assert_eq!(parse_eoj("0X02a101"), Some(0x02A101));
+        for bad in ["02A101", "0x2A101", "0x02A1011", "0x02G101", "", "0x"] {
+            assert_eq!(parse_eoj(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn identities() {
+        assert!(is_ocpp_id("CP001"));
+        assert!(is_ocpp_id(&"a".repeat(48)));
+        assert!(!is_ocpp_id(&"a".repeat(49)));
+        assert!(!is_ocpp_id(""));
+        assert!(!is_ocpp_id("CP 1"));
+        assert!(!is_ocpp_id("CP/1"));
+        assert!(is_template_name("generic_modbus_charger"));
+        assert!(is_template_name("vendor-x.v2"));
+        assert!(!is_template_name("../etc/passwd"));
+        assert!(!is_template_name(".hidden"));
+        assert!(!is_template_name(""));
+    }
+}

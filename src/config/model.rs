@@ -1,0 +1,181 @@
+//! The validated configuration every other module reads.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::mapping::Template;
+
+/// The whole gateway configuration, checked and with defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was loaded from, as given.
+    pub path: PathBuf,
+    pub system: SystemConfig,
+    pub csms: CsmsConfig,
+    pub devices: Vec<DeviceConfig>,
+    /// The templates the devices use, by id.
+    pub templates: BTreeMap<String, Arc<Template>>,
+}
+
+/// `[system]`. Relative paths are resolved against the config file's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemConfig {
+    pub log_level: log::LevelFilter,
+    pub data_dir: PathBuf,
+    pub templates_dir: PathBuf,
+    pub log_rotation: LogRotation,
+    pub metrics: MetricsConfig,
+    pub security: SecurityConfig,
+}
+
+/// `[system.log_rotation]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRotation {
+    pub max_size_mb: u64,
+    pub max_files: u32,
+}
+
+/// `[system.metrics]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Port of the Prometheus endpoint; `None` = no endpoint.
+    pub prometheus_port: Option<u16>,
+}
+
+/// `[system.security]`; `tls_cert_path` and `tls_key_path` are both set or both unset.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityConfig {
+    pub tls_cert_path: Option<PathBuf>,
+    pub tls_key_path: Option<PathBuf>,
+    pub ca_cert_path: Option<PathBuf>,
+    pub client_cert_required: bool,
+}
+
+/// `[csms]`: where the stations connect and how they retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsmsConfig {
+    /// `ws://` or `wss://` URL without trailing `/`; each station appends `/<ocpp_id>`.
+    pub url: String,
+    /// First wait after a failed or lost connection (RetryBackOffWaitMinimum).
+    pub reconnect_interval: Duration,
+    /// Random jitter added to each wait (RetryBackOffRandomRange).
+    pub reconnect_random_range: Duration,
+    /// How often the wait doubles before it stays constant (RetryBackOffRepeatTimes).
+    pub max_reconnect_attempts: u32,
+    /// Heartbeat interval until the CSMS sets its own.
+    pub heartbeat_interval: Duration,
+    /// How long to wait for a CALLRESULT.
+    pub response_timeout: Duration,
+    /// WebSocket ping interval; zero = no pings.
+    pub ping_interval: Duration,
+}
+
+/// One `[[devices]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceConfig {
+    pub id: String,
+    /// Template id; `Config::templates` holds it.
+    pub template: String,
+    pub protocol: Protocol,
+    /// The station identity at the CSMS (URL path segment).
+    pub ocpp_id: String,
+    pub poll_interval: Duration,
+    pub connection: Connection,
+}
+
+/// How a device is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    ModbusTcp,
+    ModbusRtu,
+    EchonetLite,
+}
+
+/// Config spellings, in the order error messages list them.
+const PROTOCOLS: &[(&str, Protocol)] = &[
+    ("modbus_tcp", Protocol::ModbusTcp),
+    ("modbus_rtu", Protocol::ModbusRtu),
+    ("echonet_lite", Protocol::EchonetLite),
+];
+
+impl Protocol {
+    /// Parses the config spelling (`modbus_tcp`, …).
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        PROTOCOLS.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+    }
+
+    /// Every config spelling, for error messages.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        PROTOCOLS.iter().map(|(n, _)| *n)
+    }
+
+    /// Every protocol.
+    pub fn all() -> impl Iterator<Item = Protocol> {
+        PROTOCOLS.iter().map(|(_, p)| *p)
+    }
+
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::ModbusTcp => "modbus_tcp",
+            Protocol::ModbusRtu => "modbus_rtu",
+            Protocol::EchonetLite => "echonet_lite",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `[devices.connection]`, by protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// `ip` is an IP address or host name.
+    ModbusTcp { ip: String, port: u16, unit_id: u8 },
+    /// `port` is the serial device path; devices sharing it share the line settings.
+    ModbusRtu {
+        port: String,
+        baud_rate: u32,
+        data_bits: u8,
+        stop_bits: u8,
+        parity: Parity,
+        unit_id: u8,
+    },
+    /// `eoj` is the ECHONET object code (class group, class, instance), e.g. 0x02A101.
+    EchonetLite { ip: String, eoj: Option<u32> },
+}
+
+/// Serial parity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Parity {
+    None,
+    Even,
+    Odd,
+}
+
+impl Parity {
+    /// Parses the config spelling, ignoring case.
+    pub fn from_name(name: &str) -> Option<Parity> {
+        match name.to_ascii_lowercase().as_str() {
+            "none" => Some(Parity::None),
+            "even" => Some(Parity::Even),
+            "odd" => Some(Parity::Odd),
+            _ => None,
+        }
+    }
+
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Parity::None => "none",
+            Parity::Even => "even",
+            Parity::Odd => "odd",
+        }
+    }
+}

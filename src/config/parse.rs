@@ -1,0 +1,159 @@
+//! TOML text to raw structs, with serde errors turned into `key: message`.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::ConfigError;
+
+/// Parses the contents of `file`. Syntax errors are keyed by `line:column`, others by key path.
+pub(super) fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        let key = match e.span() {
+            Some(span) => line_col(text, span.start),
+            None => String::new(),
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            key,
+            message: e.message().to_string(),
+        }
+    })?;
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|e| translate(file, "", e.path(), e.inner().message()))
+}
+
+/// Deserializes a sub-table that could only be typed after its siblings were read
+/// (a device's `connection`); `prefix` is the table's key path.
+pub(super) fn from_table<T: DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    table: toml::Table,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(table)
+        .map_err(|e| translate(file, prefix, e.path(), e.inner().message()))
+}
+
+/// Rewords serde's unknown/missing field messages into the user's terms: the path of an unknown
+/// field already ends with it; a missing field is reported at its own (absent) key.
+fn translate(
+    file: &Path,
+    prefix: &str,
+    path: &serde_path_to_error::Path,
+    message: &str,
+) -> ConfigError {
+    let mut key = prefix.to_string();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: k } | Segment::Enum { variant: k } => join_key(&mut key, k),
+            Segment::Unknown => join_key(&mut key, "?"),
+        }
+    }
+    // serde's wording for these two is fixed (serde::de::Error::unknown_field / missing_field).
+    let message = if message.starts_with("unknown field `") {
+        "unknown key".to_string()
+    } else if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        join_key(&mut key, field);
+        "missing key".to_string()
+    } else {
+        message.to_string()
+    };
+    ConfigError {
+        file: file.to_path_buf(),
+        key,
+        message,
+    }
+}
+
+/// Appends `.name` (or just `name` at the root).
+fn join_key(key: &mut String, name: &str) {
+    if !key.is_empty() {
+        key.push('.');
+    }
+    key.push_str(name);
+}
+
+/// 1-based `line:column` (column in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    format!("{line}:{column}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        n: u8,
+    }
+
+    fn err(text: &str) -> String {
+        match parse_toml::<Outer>(Path::new("f.toml"), text) {
+            Ok(v) => panic!("parsed: {v:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn good_input_parses() {
+        match parse_toml::<Outer>(Path::new("f.toml"), "[[inner]]\nn = 7\n") {
+            Ok(v) => assert_eq!(v.inner.iter().map(|i| i.n).collect::<Vec<_>>(), [7]),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(
+            err("[[inner]]\nn = 1\n[[inner]]\nn = 'x'\n"),
+            "f.toml: inner[1].n: invalid type: string \"x\", expected u8"
+        );
+        assert_eq!(
+            err("[[inner]]\nn = 1\nm = 2\n"),
+            "f.toml: inner[0].m: unknown key"
+        );
+        assert_eq!(err("[[inner]]\n"), "f.toml: inner[0].n: missing key");
+        assert_eq!(err(""), "f.toml: inner: missing key");
+        assert_eq!(err("x = 1\n"), "f.toml: x: unknown key");
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        assert_eq!(
+            err("[[inner]]\nn = \n"),
+            "f.toml: 2:5: string values must be quoted, expected literal string"
+        );
+        assert_eq!(line_col("ab\ncdé\nf", 7), "2:4");
+        assert_eq!(line_col("ab", 0), "1:1");
+    }
+
+    #[test]
+    fn sub_tables_get_their_prefix() {
+        let table: toml::Table = match "n = 300".parse() {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        };
+        let e = from_table::<Inner>(Path::new("f.toml"), "devices[2].connection", table);
+        assert_eq!(
+            e.map_err(|e| e.to_string()).err().as_deref(),
+            Some("f.toml: devices[2].connection.n: invalid value: integer `300`, expected u8")
+        );
+    }
+}
