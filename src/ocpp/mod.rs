@@ -35,6 +35,7 @@ macro_rules! wire_enum {
 }
 
 pub mod frame;
+pub mod link;
 pub mod messages;
 pub mod types;
 

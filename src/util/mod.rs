@@ -1,4 +1,5 @@
 //! Small helpers with no better home: wall-clock formatting, jitter.
 
+pub mod base64;
 pub mod rng;
 pub mod time;
