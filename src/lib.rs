@@ -11,4 +11,5 @@ pub mod modbus;
 pub mod ocpp;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod station;
 pub mod util;

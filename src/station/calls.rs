@@ -1,0 +1,88 @@
+//! The CALLs a station makes and how their answers are read.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{Registration, StationSettings};
+use crate::ocpp::frame::Frame;
+use crate::ocpp::messages::{
+    self, Action, BootNotification, BootNotificationRequest, BootReason, ChargingStation,
+    ConnectorStatus, Heartbeat, HeartbeatRequest, PayloadError, RegistrationStatus,
+    StatusNotification, StatusNotificationRequest,
+};
+use crate::util::time::rfc3339;
+
+/// A CALL in flight; everything needed to react to its answer is in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    Boot,
+    Heartbeat,
+    /// StatusNotification of connector `index` (0-based; EVSE and connector id are index + 1).
+    Status {
+        index: usize,
+        status: ConnectorStatus,
+    },
+}
+
+impl Call {
+    pub fn action(self) -> &'static str {
+        match self {
+            Call::Boot => BootNotification::NAME,
+            Call::Heartbeat => Heartbeat::NAME,
+            Call::Status { .. } => StatusNotification::NAME,
+        }
+    }
+}
+
+/// Our one unanswered CALL.
+#[derive(Debug)]
+pub(super) struct Outstanding {
+    pub id: String,
+    pub call: Call,
+    pub deadline: Instant,
+}
+
+/// The OCPP-J frame for `call`.
+pub(super) fn build(
+    call: Call,
+    id: &str,
+    s: &StationSettings,
+    wall: SystemTime,
+) -> Result<Frame, PayloadError> {
+    match call {
+        Call::Boot => messages::call::<BootNotification>(
+            id,
+            &BootNotificationRequest {
+                reason: BootReason::PowerUp,
+                charging_station: ChargingStation {
+                    model: s.model.clone(),
+                    vendor_name: s.vendor_name.clone(),
+                    serial_number: None,
+                    firmware_version: Some(s.firmware_version.clone()),
+                },
+            },
+        ),
+        Call::Heartbeat => messages::call::<Heartbeat>(id, &HeartbeatRequest {}),
+        Call::Status { index, status } => messages::call::<StatusNotification>(
+            id,
+            &StatusNotificationRequest {
+                timestamp: rfc3339(wall),
+                connector_status: status,
+                evse_id: index as i32 + 1,
+                connector_id: 1,
+            },
+        ),
+    }
+}
+
+/// Reads a BootNotificationResponse: the registration and the interval it sets.
+pub(super) fn boot_response(
+    payload: &serde_json::Value,
+) -> Result<(Registration, Duration), PayloadError> {
+    let r = messages::decode_response::<BootNotification>(payload)?;
+    let registration = match r.status {
+        RegistrationStatus::Accepted => Registration::Accepted,
+        RegistrationStatus::Pending => Registration::Pending,
+        RegistrationStatus::Rejected => Registration::Rejected,
+    };
+    Ok((registration, Duration::from_secs(r.interval.max(0) as u64)))
+}
