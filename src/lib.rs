@@ -4,8 +4,14 @@
 //! Threads own I/O and talk through bounded channels; protocol cores are sans-IO.
 
 pub mod chan;
+pub mod cli;
 pub mod config;
+pub mod daemon;
+#[cfg(feature = "sim")]
+pub mod demo;
 pub mod device;
+pub mod hub;
+pub mod logging;
 pub mod mapping;
 pub mod modbus;
 pub mod ocpp;

@@ -1,0 +1,102 @@
+//! One charger as the hub sees it: its device readings, decoded through its template, and the
+//! station they drive.
+
+use std::sync::Arc;
+
+use crate::device::{DeviceEvent, RawValue};
+use crate::mapping::{OcppName, Template, Value};
+use crate::ocpp::link::ConnectParams;
+use crate::ocpp::messages::ConnectorStatus;
+use crate::station::Station;
+
+/// A device, its decoded readings and its virtual station.
+pub struct Charger {
+    name: String,
+    template: Arc<Template>,
+    /// `None` until the device worker has reported either way.
+    online: Option<bool>,
+    /// Latest decoded value of each template variable.
+    values: Vec<Option<Value>>,
+    status_var: Option<usize>,
+    pub station: Station,
+    pub connect: ConnectParams,
+}
+
+impl Charger {
+    /// A charger with nothing read yet.
+    pub fn new(
+        name: String,
+        template: Arc<Template>,
+        station: Station,
+        connect: ConnectParams,
+    ) -> Self {
+        let status_var = template
+            .variable(&OcppName::ConnectorStatus)
+            .map(|(i, _)| i);
+        Charger {
+            values: vec![None; template.variables.len()],
+            name,
+            template,
+            online: None,
+            status_var,
+            station,
+            connect,
+        }
+    }
+
+    /// Takes in what the device worker saw.
+    pub fn apply(&mut self, event: DeviceEvent) {
+        match event {
+            DeviceEvent::Online { .. } => {
+                log::info!("{}: device online", self.name);
+                self.online = Some(true);
+            }
+            DeviceEvent::Offline { reason, .. } => {
+                log::warn!("{}: device offline: {reason}", self.name);
+                self.online = Some(false);
+            }
+            DeviceEvent::Values { values, .. } => {
+                for (index, raw) in values {
+                    self.decode(index, &raw);
+                }
+            }
+        }
+    }
+
+    fn decode(&mut self, index: usize, raw: &RawValue) {
+        let Some(var) = self.template.variables.get(index) else {
+            return;
+        };
+        match var.decode(raw) {
+            Ok(value) => {
+                log::debug!("{}: {} = {value}", self.name, var.ocpp_name.as_str());
+                if let Some(slot) = self.values.get_mut(index) {
+                    *slot = Some(value);
+                }
+            }
+            Err(e) => {
+                log::warn!("{}: {}: {e}", self.name, var.ocpp_name.as_str());
+                if let Some(slot) = self.values.get_mut(index) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    /// Tells the station what its connector status is now.
+    pub fn sync_connector_status(&mut self) {
+        let status = match self.online {
+            None => None,
+            // The charger cannot be used while we cannot talk to it.
+            Some(false) => Some(ConnectorStatus::Unavailable),
+            Some(true) => match self.status_var {
+                None => Some(ConnectorStatus::Available),
+                Some(i) => match self.values.get(i) {
+                    Some(Some(Value::Text(text))) => ConnectorStatus::parse(text),
+                    _ => None,
+                },
+            },
+        };
+        self.station.set_connector_status(0, status);
+    }
+}
