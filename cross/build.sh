@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Release builds for the ARM boards without Docker: Debian's cross GCC links, QEMU user mode runs
 # the result once (`ocpp-gw --version`) as a smoke test. Usage: cross/build.sh [target...]
-# With no target, builds all of them. Output: target/<target>/release/ocpp-gw.
+# With no target, tries all four (musl only with cargo zigbuild).
+# Output: target/<target>/release/ocpp-gw.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

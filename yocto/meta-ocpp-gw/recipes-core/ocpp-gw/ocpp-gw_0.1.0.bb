@@ -13,7 +13,6 @@ inherit cargo systemd useradd
 inherit externalsrc
 OCPP_GW_SRCDIR := "${@os.path.normpath(os.path.join(d.getVar('THISDIR'), '..', '..', '..', '..'))}"
 EXTERNALSRC ?= "${OCPP_GW_SRCDIR}"
-EXTERNALSRC_BUILD ?= "${WORKDIR}/build"
 
 # crates.io dependencies, generated from Cargo.lock by scripts/yocto-crates.py.
 require ocpp-gw-crates.inc
