@@ -40,6 +40,8 @@ step "format" "Run 'cargo fmt' and commit the result." \
 	cargo fmt --check
 step "clippy" "Fix the warnings above; the build treats them as errors." \
 	cargo clippy --all-targets -- -D warnings
+step "clippy (production build, no simulators)" "The daemon must build without the sim feature; fix the warnings above." \
+	cargo clippy --no-default-features -- -D warnings
 step "tests" "See the failing tests above." \
 	cargo test --all-targets "$@"
 printf '\ntest.sh: all steps passed\n'
