@@ -1,23 +1,20 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::config::{Config, Connection, DeviceConfig};
-use crate::device::{DeviceEvent, DeviceId, ModbusTcpDevice, PoolCmd};
-use crate::hub::{ChargerSpec, Control, Hub, Inbox};
-use crate::mapping::Template;
+use crate::config::Config;
+use crate::device::{DeviceEvent, PoolCmd};
+use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
 use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
-use crate::ocpp::link::{self, ConnectParams, LinkEvent, LinkHandle, LinkSettings};
-use crate::station::{Backoff, StationSettings};
+use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings};
 
 /// Capacity of the device → hub and link → hub channels.
 const HUB_INBOX_CAPACITY: usize = 4096;
-/// Limit for each blocking step of opening a CSMS link.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Capacity of the hub → device worker channels.
+const WORKER_CAPACITY: usize = 1024;
 /// How long `stop` waits for worker threads before leaving them to the process exit.
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
@@ -36,7 +33,7 @@ pub struct Daemon {
     hub: JoinHandle<()>,
     link: LinkHandle,
     link_thread: JoinHandle<()>,
-    modbus_tcp: Option<(Sender<PoolCmd>, JoinHandle<()>)>,
+    modbus_tcp: (Sender<PoolCmd>, JoinHandle<()>),
 }
 
 impl Daemon {
@@ -54,62 +51,15 @@ impl Daemon {
             _ => None,
         };
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
+        let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
+        let pool_thread =
+            spawn_tcp_pool("modbus-tcp", PoolSettings::default(), device_tx, pool_rx)?;
 
-        let mut specs = Vec::new();
-        let mut tcp_devices = Vec::new();
-        for (index, device) in config.devices.iter().enumerate() {
-            let key = index as u32 + 1;
-            let Some(template) = config.templates.get(&device.template) else {
-                continue;
-            };
-            match &device.connection {
-                Connection::ModbusTcp { ip, port, unit_id } => {
-                    tcp_devices.push(ModbusTcpDevice {
-                        id: DeviceId(key),
-                        name: device.id.clone(),
-                        host: ip.clone(),
-                        port: *port,
-                        unit_id: *unit_id,
-                        poll_interval: device.poll_interval,
-                        reads: template
-                            .variables
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| v.register_read(i))
-                            .collect(),
-                    });
-                }
-                other => {
-                    log::error!(
-                        "{}: protocol {:?} is not supported by this build; device skipped",
-                        device.id,
-                        other
-                    );
-                    continue;
-                }
-            }
-            specs.push(charger_spec(
-                config,
-                key,
-                device,
-                Arc::clone(template),
-                tls.clone(),
-            ));
-        }
-
-        let modbus_tcp = if tcp_devices.is_empty() {
-            None
-        } else {
-            let (tx, rx) = crossbeam_channel::bounded::<PoolCmd>(tcp_devices.len() + 16);
-            for device in tcp_devices {
-                // ok-ish: the channel was sized for every device, so this cannot be full.
-                let _ = tx.send(PoolCmd::Add(device));
-            }
-            let thread = spawn_tcp_pool("modbus-tcp", PoolSettings::default(), device_tx, rx)?;
-            Some((tx, thread))
+        let specs = charger_specs(config, tls, &mut 1);
+        let workers = Workers {
+            modbus_tcp: pool_tx.clone(),
         };
-
-        let hub = Hub::new(specs, link.clone());
+        let hub = Hub::new(specs, link.clone(), workers);
         let inbox = Inbox {
             devices: device_rx,
             links: link_rx,
@@ -123,7 +73,7 @@ impl Daemon {
             hub,
             link,
             link_thread,
-            modbus_tcp,
+            modbus_tcp: (pool_tx, pool_thread),
         })
     }
 
@@ -134,56 +84,9 @@ impl Daemon {
         join_by(self.hub, "hub", deadline);
         self.link.shutdown();
         join_by(self.link_thread, "csms-link", deadline);
-        if let Some((tx, thread)) = self.modbus_tcp {
-            let _ = tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
-            join_by(thread, "modbus-tcp", deadline);
-        }
-    }
-}
-
-fn charger_spec(
-    config: &Config,
-    key: u32,
-    device: &DeviceConfig,
-    template: Arc<Template>,
-    tls: Option<Arc<rustls::ClientConfig>>,
-) -> ChargerSpec {
-    let csms = &config.csms;
-    let model = template
-        .model
-        .clone()
-        .unwrap_or_else(|| template.id.chars().take(20).collect());
-    let vendor_name = template
-        .vendor_name
-        .clone()
-        .unwrap_or_else(|| "ocpp-gw".to_string());
-    let station = StationSettings {
-        ocpp_id: device.ocpp_id.clone(),
-        vendor_name,
-        model,
-        firmware_version: format!("ocpp-gw {}", env!("CARGO_PKG_VERSION")),
-        heartbeat_interval: csms.heartbeat_interval,
-        response_timeout: csms.response_timeout,
-        backoff: Backoff {
-            wait_minimum: csms.reconnect_interval,
-            random_range: csms.reconnect_random_range,
-            repeat_times: csms.max_reconnect_attempts,
-        },
-        connectors: 1,
-    };
-    let connect = ConnectParams {
-        url: format!("{}/{}", csms.url, device.ocpp_id),
-        basic_auth: None,
-        tls,
-        ping_interval: (!csms.ping_interval.is_zero()).then_some(csms.ping_interval),
-        connect_timeout: CONNECT_TIMEOUT,
-    };
-    ChargerSpec {
-        key,
-        name: device.id.clone(),
-        template,
-        station,
-        connect,
+        let (pool_tx, pool_thread) = self.modbus_tcp;
+        let _ = pool_tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
+        join_by(pool_thread, "modbus-tcp", deadline);
     }
 }
 

@@ -22,6 +22,18 @@ pub enum RawValue {
     Registers(Vec<u16>),
     /// Coils or discrete inputs.
     Bits(Vec<bool>),
+    /// An ECHONET Lite property value (EDT) as received.
+    Bytes(Vec<u8>),
+}
+
+/// How often a variable is read: status-like variables every poll, slow counters less often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum PollClass {
+    /// Every `poll_interval`.
+    #[default]
+    Fast,
+    /// Every `slow_poll_interval`.
+    Slow,
 }
 
 /// One mapped variable a device worker must read: `var` is its index in the template.
@@ -31,6 +43,15 @@ pub struct RegisterRead {
     pub table: ModbusTable,
     pub address: u16,
     pub count: u16,
+    pub class: PollClass,
+}
+
+/// One mapped ECHONET Lite property a worker must read: `var` is its index in the template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpcRead {
+    pub var: usize,
+    pub epc: u8,
+    pub class: PollClass,
 }
 
 /// Everything a Modbus TCP pool needs to poll one device.
@@ -43,7 +64,43 @@ pub struct ModbusTcpDevice {
     pub port: u16,
     pub unit_id: u8,
     pub poll_interval: Duration,
+    pub slow_poll_interval: Duration,
     pub reads: Vec<RegisterRead>,
+}
+
+/// Everything an ECHONET Lite worker needs to poll one object of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EchonetDevice {
+    pub id: DeviceId,
+    /// The config's device id, for logs.
+    pub name: String,
+    pub ip: String,
+    /// EOJ (class group, class, instance); `None` binds the first EV charger object the node
+    /// announces.
+    pub eoj: Option<u32>,
+    pub poll_interval: Duration,
+    pub slow_poll_interval: Duration,
+    pub reads: Vec<EpcRead>,
+}
+
+/// A write the hub asks a device worker to make; answered by `DeviceEvent::Written`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRequest {
+    pub device: DeviceId,
+    /// Chosen by the hub to match the answer to its request.
+    pub token: u64,
+    pub value: WriteValue,
+}
+
+/// What to write, in the device's own terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteValue {
+    /// Holding registers from `address` (FC06 for one, FC16 for more).
+    Registers { address: u16, values: Vec<u16> },
+    /// Coils from `address` (FC05 for one, FC15 for more).
+    Coils { address: u16, values: Vec<bool> },
+    /// One ECHONET Lite property (SetC).
+    Epc { epc: u8, edt: Vec<u8> },
 }
 
 /// Device worker → hub.
@@ -58,15 +115,38 @@ pub enum DeviceEvent {
     Online { device: DeviceId },
     /// The device stopped answering (after the configured number of consecutive failures).
     Offline { device: DeviceId, reason: String },
+    /// The outcome of a `WriteRequest`.
+    Written {
+        device: DeviceId,
+        token: u64,
+        result: Result<(), String>,
+    },
 }
 
-/// Hub → a Modbus TCP pool.
+impl DeviceEvent {
+    /// The device the event is about.
+    pub fn device(&self) -> DeviceId {
+        match self {
+            DeviceEvent::Values { device, .. }
+            | DeviceEvent::Online { device }
+            | DeviceEvent::Offline { device, .. }
+            | DeviceEvent::Written { device, .. } => *device,
+        }
+    }
+}
+
+/// Hub → a device worker that polls devices of type `D`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum PoolCmd {
+pub enum WorkerCmd<D> {
     /// Start polling a device (replaces one with the same id).
-    Add(ModbusTcpDevice),
-    /// Stop polling a device and close its connection.
+    Add(D),
+    /// Stop polling a device and close its connection when no other device uses it.
     Remove(DeviceId),
+    /// Write to a device ahead of any poll that is due.
+    Write(WriteRequest),
     /// Close every connection and end the thread.
     Shutdown,
 }
+
+/// Hub → a Modbus TCP pool.
+pub type PoolCmd = WorkerCmd<ModbusTcpDevice>;

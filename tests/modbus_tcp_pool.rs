@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use ocpp_gw::device::{
-    DeviceEvent, DeviceId, ModbusTable, ModbusTcpDevice, PoolCmd, RawValue, RegisterRead,
+    DeviceEvent, DeviceId, ModbusTable, ModbusTcpDevice, PollClass, PoolCmd, RawValue,
+    RegisterRead, WriteRequest, WriteValue,
 };
 use ocpp_gw::modbus::{spawn_tcp_pool, PoolSettings};
 use ocpp_gw::sim::modbus_charger::{
@@ -39,18 +40,21 @@ fn device(id: u32, sim: &ModbusChargerSim, unit_id: u8) -> ModbusTcpDevice {
         port: sim.addr().port(),
         unit_id,
         poll_interval: Duration::from_millis(50),
+        slow_poll_interval: Duration::from_millis(50),
         reads: vec![
             RegisterRead {
                 var: 0,
                 table: ModbusTable::HoldingRegister,
                 address: REG_STATUS,
                 count: 1,
+                class: PollClass::Fast,
             },
             RegisterRead {
                 var: 1,
                 table: ModbusTable::HoldingRegister,
                 address: REG_ENERGY_WH,
                 count: 2,
+                class: PollClass::Fast,
             },
         ],
     }
@@ -87,7 +91,7 @@ struct Events {
 
 impl Events {
     fn next_of(&mut self, device: DeviceId) -> DeviceEvent {
-        if let Some(pos) = self.pending.iter().position(|e| device_of(e) == device) {
+        if let Some(pos) = self.pending.iter().position(|e| e.device() == device) {
             return self.pending.remove(pos);
         }
         let deadline = Instant::now() + WAIT;
@@ -96,19 +100,11 @@ impl Events {
                 .rx
                 .recv_deadline(deadline)
                 .expect("a device event within the timeout");
-            if device_of(&event) == device {
+            if event.device() == device {
                 return event;
             }
             self.pending.push(event);
         }
-    }
-}
-
-fn device_of(event: &DeviceEvent) -> DeviceId {
-    match event {
-        DeviceEvent::Values { device, .. }
-        | DeviceEvent::Online { device }
-        | DeviceEvent::Offline { device, .. } => *device,
     }
 }
 
@@ -269,6 +265,59 @@ fn unreachable_endpoint_goes_offline() {
         }
         other => panic!("expected Offline, got {other:?}"),
     }
+    pool.cmds.send(PoolCmd::Shutdown).unwrap();
+    join_within(pool.thread, WAIT);
+}
+
+#[test]
+fn writes_reach_the_device_ahead_of_polls_and_are_answered() {
+    let sim = start_sim();
+    let pool = start_pool();
+    pool.cmds.send(PoolCmd::Add(device(1, &sim, 1))).unwrap();
+    assert_eq!(next_event(&pool.events), online(1));
+    let write = |token, value| {
+        PoolCmd::Write(WriteRequest {
+            device: DeviceId(1),
+            token,
+            value,
+        })
+    };
+    pool.cmds
+        .send(write(
+            7,
+            WriteValue::Registers {
+                address: 20,
+                values: vec![0x1234, 0x5678],
+            },
+        ))
+        .unwrap();
+    pool.cmds
+        .send(write(
+            8,
+            WriteValue::Coils {
+                address: 3,
+                values: vec![true],
+            },
+        ))
+        .unwrap();
+    pool.cmds
+        .send(PoolCmd::Write(WriteRequest {
+            device: DeviceId(99),
+            token: 9,
+            value: WriteValue::Registers {
+                address: 0,
+                values: vec![1],
+            },
+        }))
+        .unwrap();
+    let mut written = Vec::new();
+    while written.len() < 3 {
+        if let DeviceEvent::Written { token, result, .. } = next_event(&pool.events) {
+            written.push((token, result.is_ok()));
+        }
+    }
+    assert_eq!(written, vec![(7, true), (8, true), (9, false)]);
+    assert_eq!((sim.register(20), sim.register(21)), (0x1234, 0x5678));
     pool.cmds.send(PoolCmd::Shutdown).unwrap();
     join_within(pool.thread, WAIT);
 }

@@ -9,6 +9,8 @@ use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::ConnectorStatus;
 use crate::station::Station;
 
+use super::DevicePlan;
+
 /// A device, its decoded readings and its virtual station.
 pub struct Charger {
     name: String,
@@ -18,6 +20,8 @@ pub struct Charger {
     /// Latest decoded value of each template variable.
     values: Vec<Option<Value>>,
     status_var: Option<usize>,
+    /// How the device is reached, as handed to its worker.
+    pub plan: DevicePlan,
     pub station: Station,
     pub connect: ConnectParams,
 }
@@ -27,6 +31,7 @@ impl Charger {
     pub fn new(
         name: String,
         template: Arc<Template>,
+        plan: DevicePlan,
         station: Station,
         connect: ConnectParams,
     ) -> Self {
@@ -39,6 +44,7 @@ impl Charger {
             template,
             online: None,
             status_var,
+            plan,
             station,
             connect,
         }
@@ -60,6 +66,10 @@ impl Charger {
                     self.decode(index, &raw);
                 }
             }
+            DeviceEvent::Written { token, result, .. } => match result {
+                Ok(()) => log::debug!("{}: write {token} done", self.name),
+                Err(e) => log::warn!("{}: write {token} failed: {e}", self.name),
+            },
         }
     }
 

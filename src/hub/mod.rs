@@ -3,22 +3,22 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod spec;
 mod timers;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver};
 
 use crate::chan::SendError;
 use crate::device::{DeviceEvent, DeviceId};
-use crate::mapping::Template;
-use crate::ocpp::link::{ConnectParams, LinkCmd, LinkEvent, LinkHandle, LinkId};
-use crate::station::{Effect, Station, StationSettings};
+use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
+use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
-pub use charger::Charger;
+use charger::Charger;
+pub use spec::{charger_specs, ChargerSpec, DevicePlan, Workers};
 use timers::Timers;
 
 /// Requests to the hub from the daemon.
@@ -26,17 +26,6 @@ use timers::Timers;
 pub enum Control {
     /// Stop: the hub returns; the daemon then closes links and workers.
     Shutdown,
-}
-
-/// Everything the hub needs to run one charger: its device, its template, its station.
-pub struct ChargerSpec {
-    /// Shared by the device (`DeviceId`) and the link (`LinkId`).
-    pub key: u32,
-    /// The config's device id, for logs.
-    pub name: String,
-    pub template: Arc<Template>,
-    pub station: StationSettings,
-    pub connect: ConnectParams,
 }
 
 /// The hub's inbound channels.
@@ -50,26 +39,29 @@ pub struct Inbox {
 pub struct Hub {
     chargers: HashMap<u32, Charger>,
     link: LinkHandle,
+    workers: Workers,
     timers: Timers,
     effects: Vec<Effect>,
 }
 
 impl Hub {
-    /// A hub for `specs`; stations connect as soon as it runs.
-    pub fn new(specs: Vec<ChargerSpec>, link: LinkHandle) -> Self {
+    /// A hub for `specs`; devices are polled and stations connect as soon as it runs.
+    pub fn new(specs: Vec<ChargerSpec>, link: LinkHandle, workers: Workers) -> Self {
         let now = Instant::now();
         let mut rng = Rng::from_entropy();
         let chargers = specs
             .into_iter()
             .map(|spec| {
                 let station = Station::new(spec.station, Rng::seeded(rng.next_u64()), now);
-                let charger = Charger::new(spec.name, spec.template, station, spec.connect);
+                let charger =
+                    Charger::new(spec.name, spec.template, spec.plan, station, spec.connect);
                 (spec.key, charger)
             })
             .collect();
         Hub {
             chargers,
             link,
+            workers,
             timers: Timers::default(),
             effects: Vec::new(),
         }
@@ -79,6 +71,9 @@ impl Hub {
     pub fn run(mut self, inbox: Inbox) {
         let keys: Vec<u32> = self.chargers.keys().copied().collect();
         for key in keys {
+            if let Some(charger) = self.chargers.get(&key) {
+                self.workers.add(&charger.plan);
+            }
             self.drive(key);
         }
         let mut devices = inbox.devices;
@@ -110,10 +105,7 @@ impl Hub {
     }
 
     fn on_device(&mut self, event: DeviceEvent) {
-        let (DeviceEvent::Values { device, .. }
-        | DeviceEvent::Online { device }
-        | DeviceEvent::Offline { device, .. }) = &event;
-        let DeviceId(key) = *device;
+        let DeviceId(key) = event.device();
         let Some(charger) = self.chargers.get_mut(&key) else {
             return;
         };

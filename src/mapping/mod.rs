@@ -37,6 +37,7 @@ pub enum MappingError {
 pub enum RawShape {
     Bits(usize),
     Registers(usize),
+    Bytes(usize),
 }
 
 impl RawShape {
@@ -45,6 +46,7 @@ impl RawShape {
         match raw {
             RawValue::Bits(b) => RawShape::Bits(b.len()),
             RawValue::Registers(r) => RawShape::Registers(r.len()),
+            RawValue::Bytes(b) => RawShape::Bytes(b.len()),
         }
     }
 }
@@ -56,6 +58,8 @@ impl fmt::Display for RawShape {
             RawShape::Bits(n) => write!(f, "{n} bits"),
             RawShape::Registers(1) => f.write_str("1 register"),
             RawShape::Registers(n) => write!(f, "{n} registers"),
+            RawShape::Bytes(1) => f.write_str("1 byte"),
+            RawShape::Bytes(n) => write!(f, "{n} bytes"),
         }
     }
 }

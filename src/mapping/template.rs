@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::device::{ModbusTable, RawValue, RegisterRead};
+use crate::device::{ModbusTable, PollClass, RawValue, RegisterRead};
 
 use super::{DataType, MappingError, OcppName, RawShape, Value};
 
@@ -58,6 +58,7 @@ impl Variable {
             table,
             address,
             count: self.data_type.registers(),
+            class: PollClass::Fast,
         }
     }
 
@@ -80,9 +81,9 @@ impl Variable {
                     _ => Err(wrong_shape()),
                 }
             }
-            (DataType::Bool, RawValue::Registers(_)) | (_, RawValue::Bits(_)) => {
-                return Err(wrong_shape())
-            }
+            (DataType::Bool, RawValue::Registers(_))
+            | (_, RawValue::Bits(_))
+            | (_, RawValue::Bytes(_)) => return Err(wrong_shape()),
             (_, RawValue::Registers(words)) => words.as_slice(),
         };
         let number = match (self.data_type, words) {
@@ -309,7 +310,8 @@ mod tests {
                 var: 1,
                 table: ModbusTable::HoldingRegister,
                 address: 7,
-                count: 2
+                count: 2,
+                class: PollClass::Fast,
             }
         );
         assert_eq!(v.register_read(0).count, 1);

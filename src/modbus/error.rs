@@ -39,4 +39,7 @@ pub enum ModbusError {
     /// The peer closed the connection, or an earlier error broke it.
     #[error("connection closed")]
     Disconnected,
+    /// The request was not a Modbus write (e.g. an ECHONET Lite property).
+    #[error("not a Modbus write")]
+    NotModbus,
 }

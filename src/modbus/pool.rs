@@ -12,7 +12,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use super::client::TcpClient;
 use super::error::ModbusError;
 use super::tracker::{HubGone, ReadOutcome, Tracker};
-use crate::device::{DeviceEvent, DeviceId, ModbusTcpDevice, PoolCmd};
+use crate::chan::{self, SendError};
+use crate::device::{DeviceEvent, DeviceId, ModbusTcpDevice, PoolCmd, WriteRequest, WriteValue};
 
 /// Timeouts and failure handling shared by every device of one pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,7 +130,42 @@ impl Pool {
                 self.close_unused_links();
                 Flow::Continue
             }
+            PoolCmd::Write(request) => self.write(request),
             PoolCmd::Shutdown => Flow::Stop,
+        }
+    }
+
+    /// Carries out a write now (ahead of due polls) and reports its outcome to the hub.
+    fn write(&mut self, request: WriteRequest) -> Flow {
+        let result = match self.devices.get(&request.device) {
+            None => Err("device is not polled by this pool".to_string()),
+            Some(tracker) => write_device(
+                &mut self.links,
+                &self.settings,
+                &tracker.device,
+                &request.value,
+            )
+            .map_err(|e| e.to_string()),
+        };
+        if let Err(e) = &result {
+            log::warn!("modbus tcp pool {}: write failed: {e}", self.name);
+        }
+        let event = DeviceEvent::Written {
+            device: request.device,
+            token: request.token,
+            result,
+        };
+        // The hub never waits on us, so waiting for it cannot deadlock; a write outcome must
+        // not be lost.
+        let delivered = match chan::try_send(&self.events, event, "modbus-tcp→hub") {
+            Ok(()) => true,
+            Err(SendError::Full(event)) => self.events.send(event).is_ok(),
+            Err(SendError::Closed(_)) => false,
+        };
+        if delivered {
+            Flow::Continue
+        } else {
+            Flow::Stop
         }
     }
 
@@ -174,6 +210,45 @@ impl Pool {
     }
 }
 
+/// The open connection to `device`'s endpoint, connecting first if there is none.
+fn client_for<'a>(
+    links: &'a mut HashMap<Endpoint, TcpClient>,
+    settings: &PoolSettings,
+    device: &ModbusTcpDevice,
+) -> Result<&'a mut TcpClient, ModbusError> {
+    Ok(match links.entry((device.host.clone(), device.port)) {
+        Entry::Occupied(open) => open.into_mut(),
+        Entry::Vacant(slot) => slot.insert(TcpClient::connect(
+            &device.host,
+            device.port,
+            settings.connect_timeout,
+            settings.response_timeout,
+        )?),
+    })
+}
+
+fn write_device(
+    links: &mut HashMap<Endpoint, TcpClient>,
+    settings: &PoolSettings,
+    device: &ModbusTcpDevice,
+    value: &WriteValue,
+) -> Result<(), ModbusError> {
+    let client = client_for(links, settings, device)?;
+    let result = match value {
+        WriteValue::Registers { address, values } => {
+            client.write_registers(device.unit_id, *address, values)
+        }
+        WriteValue::Coils { address, values } => {
+            client.write_coils(device.unit_id, *address, values)
+        }
+        WriteValue::Epc { .. } => return Err(ModbusError::NotModbus),
+    };
+    if client.is_broken() {
+        links.remove(&(device.host.clone(), device.port));
+    }
+    result
+}
+
 /// Issues every read of `device`; exceptions are per-variable outcomes, any other error fails
 /// the poll (and drops the connection if it broke).
 fn poll_device(
@@ -182,15 +257,7 @@ fn poll_device(
     device: &ModbusTcpDevice,
 ) -> Result<Vec<(usize, ReadOutcome)>, ModbusError> {
     let endpoint = (device.host.clone(), device.port);
-    let client = match links.entry(endpoint.clone()) {
-        Entry::Occupied(open) => open.into_mut(),
-        Entry::Vacant(slot) => slot.insert(TcpClient::connect(
-            &device.host,
-            device.port,
-            settings.connect_timeout,
-            settings.response_timeout,
-        )?),
-    };
+    let client = client_for(links, settings, device)?;
     let mut results = Vec::with_capacity(device.reads.len());
     for read in &device.reads {
         match client.read(device.unit_id, read.table, read.address, read.count) {

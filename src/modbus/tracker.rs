@@ -176,7 +176,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{DeviceId, ModbusTable, RegisterRead};
+    use crate::device::{DeviceId, ModbusTable, PollClass, RegisterRead};
 
     fn device() -> ModbusTcpDevice {
         ModbusTcpDevice {
@@ -186,11 +186,13 @@ mod tests {
             port: 502,
             unit_id: 1,
             poll_interval: Duration::from_secs(1),
+            slow_poll_interval: Duration::from_secs(1),
             reads: vec![RegisterRead {
                 var: 0,
                 table: ModbusTable::HoldingRegister,
                 address: 0,
                 count: 1,
+                class: PollClass::Fast,
             }],
         }
     }
