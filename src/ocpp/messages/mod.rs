@@ -1,0 +1,71 @@
+//! OCPP 2.0.1 request and response payloads, one zero-sized [`Action`] type per message.
+//!
+//! Unknown fields (notably `customData`, which any CSMS may add) are accepted and ignored.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use super::frame::Frame;
+pub use super::types::{
+    BootReason, ChargingStation, ConnectorStatus, RegistrationStatus, StatusInfo,
+};
+
+mod provisioning;
+
+pub use provisioning::*;
+
+/// One OCPP action: its wire name and the payload types of its CALL and CALLRESULT.
+pub trait Action {
+    /// The action name in a CALL.
+    const NAME: &'static str;
+    /// The CALL payload.
+    type Request: Serialize + DeserializeOwned;
+    /// The CALLRESULT payload.
+    type Response: Serialize + DeserializeOwned;
+}
+
+/// A payload that does not fit its message type.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{action} payload does not fit the message type at {path}: {message}")]
+pub struct PayloadError {
+    /// The action the payload belongs to.
+    pub action: &'static str,
+    /// JSON path of the offending field (`.` for the payload itself).
+    pub path: String,
+    /// What serde found wrong.
+    pub message: String,
+}
+
+/// Reads the CALLRESULT payload of action `A`.
+pub fn decode_response<A: Action>(payload: &Value) -> Result<A::Response, PayloadError> {
+    decode::<A, A::Response>(payload)
+}
+
+/// Reads the CALL payload of action `A`.
+pub fn decode_request<A: Action>(payload: &Value) -> Result<A::Request, PayloadError> {
+    decode::<A, A::Request>(payload)
+}
+
+fn decode<A: Action, T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadError> {
+    serde_path_to_error::deserialize(payload).map_err(|e| PayloadError {
+        action: A::NAME,
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+/// Builds the CALL frame that sends `request` under message id `id`.
+pub fn call<A: Action>(id: impl Into<String>, request: &A::Request) -> Result<Frame, PayloadError> {
+    let payload = serde_json::to_value(request).map_err(|e| PayloadError {
+        action: A::NAME,
+        path: ".".to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Frame::Call {
+        id: id.into(),
+        action: A::NAME.to_owned(),
+        payload,
+    })
+}
