@@ -2,6 +2,7 @@
 //! station they drive.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::device::{DeviceEvent, RawValue};
 use crate::mapping::{OcppName, Template, Value};
@@ -13,12 +14,14 @@ use super::DevicePlan;
 
 /// A device, its decoded readings and its virtual station.
 pub struct Charger {
-    name: String,
-    template: Arc<Template>,
+    pub(super) name: String,
+    pub(super) template: Arc<Template>,
     /// `None` until the device worker has reported either way.
-    online: Option<bool>,
-    /// Latest decoded value of each template variable.
-    values: Vec<Option<Value>>,
+    pub(super) online: Option<bool>,
+    /// Latest decoded value of each template variable and when it was read.
+    pub(super) values: Vec<Option<(Value, Instant)>>,
+    /// Why the device last failed, for operators.
+    pub(super) last_error: Option<String>,
     status_var: Option<usize>,
     /// How the device is reached, as handed to its worker.
     pub plan: DevicePlan,
@@ -43,6 +46,7 @@ impl Charger {
             name,
             template,
             online: None,
+            last_error: None,
             status_var,
             plan,
             station,
@@ -60,6 +64,7 @@ impl Charger {
             DeviceEvent::Offline { reason, .. } => {
                 log::warn!("{}: device offline: {reason}", self.name);
                 self.online = Some(false);
+                self.last_error = Some(reason);
             }
             DeviceEvent::Values { values, .. } => {
                 for (index, raw) in values {
@@ -81,11 +86,12 @@ impl Charger {
             Ok(value) => {
                 log::debug!("{}: {} = {value}", self.name, var.ocpp_name.as_str());
                 if let Some(slot) = self.values.get_mut(index) {
-                    *slot = Some(value);
+                    *slot = Some((value, Instant::now()));
                 }
             }
             Err(e) => {
                 log::warn!("{}: {}: {e}", self.name, var.ocpp_name.as_str());
+                self.last_error = Some(format!("{}: {e}", var.ocpp_name.as_str()));
                 if let Some(slot) = self.values.get_mut(index) {
                     *slot = None;
                 }
@@ -102,7 +108,7 @@ impl Charger {
             Some(true) => match self.status_var {
                 None => Some(ConnectorStatus::Available),
                 Some(i) => match self.values.get(i) {
-                    Some(Some(Value::Text(text))) => ConnectorStatus::parse(text),
+                    Some(Some((Value::Text(text), _))) => ConnectorStatus::parse(text),
                     _ => None,
                 },
             },

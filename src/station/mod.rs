@@ -120,6 +120,15 @@ impl Station {
         self.link == Link::Up
     }
 
+    /// The status of connector `index` (0-based) as the device reports it, and as the CSMS
+    /// last acknowledged it.
+    pub fn connector_status(
+        &self,
+        index: usize,
+    ) -> Option<(Option<ConnectorStatus>, Option<ConnectorStatus>)> {
+        self.connectors.get(index).map(|c| (c.current, c.reported))
+    }
+
     /// The WebSocket opened.
     pub fn connected(&mut self, now: Instant) {
         self.link = Link::Up;
