@@ -12,9 +12,25 @@ pub use super::types::{
     BootReason, ChargingStation, ConnectorStatus, RegistrationStatus, StatusInfo,
 };
 
+mod authorization;
+mod availability;
+mod data_transfer;
+mod events;
+mod meter_values;
 mod provisioning;
+mod remote;
+mod security;
+mod transactions;
 
+pub use authorization::*;
+pub use availability::*;
+pub use data_transfer::*;
+pub use events::*;
+pub use meter_values::*;
 pub use provisioning::*;
+pub use remote::*;
+pub use security::*;
+pub use transactions::*;
 
 /// One OCPP action: its wire name and the payload types of its CALL and CALLRESULT.
 pub trait Action {
