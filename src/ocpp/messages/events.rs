@@ -118,6 +118,12 @@ impl EventData {
     /// Checks every string against its schema length limit.
     pub fn validate(&self) -> Result<(), SchemaViolation> {
         check_len("actualValue", &self.actual_value, Self::ACTUAL_VALUE_MAX)?;
+        check_len(
+            "component.name",
+            &self.component.name,
+            ComponentRef::NAME_MAX,
+        )?;
+        check_len("variable.name", &self.variable.name, VariableRef::NAME_MAX)?;
         let optional = [
             ("techCode", &self.tech_code, Self::TECH_CODE_MAX),
             ("techInfo", &self.tech_info, Self::TECH_INFO_MAX),
@@ -142,12 +148,6 @@ impl EventData {
                 check_len(field, value, max)?;
             }
         }
-        check_len(
-            "component.name",
-            &self.component.name,
-            ComponentRef::NAME_MAX,
-        )?;
-        check_len("variable.name", &self.variable.name, VariableRef::NAME_MAX)?;
         Ok(())
     }
 }
