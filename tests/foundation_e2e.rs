@@ -4,107 +4,19 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Dir, Record};
+use common::gateway::{loopback, scratch, status_of, Gateway, WAIT};
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Record};
 use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
 
-const WAIT: Duration = Duration::from_secs(20);
-
-fn loopback() -> SocketAddr {
-    ([127, 0, 0, 1], 0).into()
-}
-
-/// A scratch directory under cargo's per-test-binary temp dir, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    let template =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates/generic_modbus_charger.toml");
-    std::fs::copy(template, dir.join("templates/generic_modbus_charger.toml")).unwrap();
-    dir
-}
-
 fn write_config(dir: &Path, csms_url: &str, charger: SocketAddr) -> PathBuf {
-    let text = format!(
-        r#"[system]
-log_level = "debug"
-data_dir = "{data}"
-
-[csms]
-url = "{csms_url}"
-reconnect_interval_sec = 1
-reconnect_random_range_sec = 1
-heartbeat_interval_sec = 300
-
-[[devices]]
-id = "charger-1"
-template = "generic_modbus_charger"
-protocol = "modbus_tcp"
-ocpp_id = "CP001"
-poll_interval_ms = 200
-[devices.connection]
-ip = "{ip}"
-port = {port}
-unit_id = 1
-"#,
-        data = dir.join("data").display(),
-        ip = charger.ip(),
-        port = charger.port()
-    );
-    let path = dir.join("ocpp-gw.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-struct Gateway(Child);
-
-impl Gateway {
-    fn start(config: &Path, log: &Path) -> Gateway {
-        let log = std::fs::File::create(log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"))
-            .args(["run", "--config"])
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Gateway(child)
-    }
-
-    /// Sends SIGTERM and waits up to `limit` for the exit.
-    fn terminate(&mut self, limit: Duration) -> Option<ExitStatus> {
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
-        let until = Instant::now() + limit;
-        while Instant::now() < until {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    common::gateway::write_config(dir, csms_url, &[charger], "")
 }
 
 fn is_call(r: &Record, action: &str) -> bool {
-    r.dir == Dir::In && r.frame[0] == 2 && r.frame[2] == action
-}
-
-fn status_of(r: &Record) -> Option<&str> {
-    is_call(r, "StatusNotification")
-        .then(|| r.frame[3]["connectorStatus"].as_str())
-        .flatten()
+    common::gateway::is_call(r, action)
 }
 
 fn wait_status(csms: &CsmsSim, status: &str) -> Record {

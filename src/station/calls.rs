@@ -7,7 +7,7 @@ use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     self, Action, BootNotification, BootNotificationRequest, BootReason, ChargingStation,
     ConnectorStatus, Heartbeat, HeartbeatRequest, PayloadError, RegistrationStatus,
-    StatusNotification, StatusNotificationRequest,
+    SecurityEventNotificationRequest, StatusNotification, StatusNotificationRequest,
 };
 use crate::util::time::rfc3339;
 
@@ -16,11 +16,15 @@ use crate::util::time::rfc3339;
 pub(super) enum Call {
     Boot,
     Heartbeat,
-    /// StatusNotification of connector `index` (0-based; EVSE and connector id are index + 1).
+    /// StatusNotification of EVSE `index` (0-based; EVSE id is index + 1, connector id 1).
     Status {
         index: usize,
         status: ConnectorStatus,
     },
+    /// The front of the transaction-message queue.
+    Queued,
+    /// The front of the one-off message list (triggered messages, security events).
+    Extra,
 }
 
 impl Call {
@@ -29,6 +33,8 @@ impl Call {
             Call::Boot => BootNotification::NAME,
             Call::Heartbeat => Heartbeat::NAME,
             Call::Status { .. } => StatusNotification::NAME,
+            Call::Queued => "a queued transaction message",
+            Call::Extra => "a triggered message",
         }
     }
 }
@@ -41,18 +47,19 @@ pub(super) struct Outstanding {
     pub deadline: Instant,
 }
 
-/// The OCPP-J frame for `call`.
+/// The OCPP-J frame for one of the CALLs built from state (not from a queue).
 pub(super) fn build(
     call: Call,
     id: &str,
     s: &StationSettings,
+    reason: BootReason,
     wall: SystemTime,
 ) -> Result<Frame, PayloadError> {
     match call {
         Call::Boot => messages::call::<BootNotification>(
             id,
             &BootNotificationRequest {
-                reason: BootReason::PowerUp,
+                reason,
                 charging_station: ChargingStation {
                     model: s.model.clone(),
                     vendor_name: s.vendor_name.clone(),
@@ -71,7 +78,27 @@ pub(super) fn build(
                 connector_id: 1,
             },
         ),
+        Call::Queued | Call::Extra => Err(PayloadError {
+            action: "queued",
+            path: ".".into(),
+            message: "queued messages carry their own payload".into(),
+        }),
     }
+}
+
+/// A SecurityEventNotification payload.
+pub(super) fn security_event(
+    kind: &str,
+    wall: SystemTime,
+    tech_info: Option<&str>,
+) -> serde_json::Value {
+    let request = SecurityEventNotificationRequest {
+        kind: kind.to_string(),
+        timestamp: rfc3339(wall),
+        tech_info: tech_info.map(|t| t.chars().take(255).collect()),
+    };
+    // ok: a struct of strings always serializes.
+    serde_json::to_value(request).unwrap_or_default()
 }
 
 /// Reads a BootNotificationResponse: the registration and the interval it sets.

@@ -1,20 +1,46 @@
 //! One virtual OCPP 2.0.1 charging station as a sans-IO state machine.
 //!
-//! Inputs are link events, CSMS frames, device-derived connector states and the passing of time;
-//! outputs are [`Effect`]s (connect, send a frame) and the next deadline. The hub owns one per
-//! device and does all I/O; everything here is deterministic given `now` and a seeded RNG.
+//! Inputs are link events, CSMS frames, device-derived EVSE inputs and the passing of time;
+//! outputs are [`Effect`]s (connect, send a frame, command the device) and the next deadline.
+//! The hub owns one per device and does all I/O; everything here is deterministic given `now`
+//! and a seeded RNG.
 
 mod backoff;
 mod calls;
+pub mod evse;
+mod handlers;
+mod meter;
+mod queue;
+pub mod transaction;
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::ocpp::frame::{ErrorCode, Frame};
-use crate::ocpp::messages::ConnectorStatus;
+use crate::ocpp::frame::Frame;
+use crate::ocpp::messages::{
+    BootReason, ConnectorStatus, Reason, TransactionEventRequest, TriggerReason,
+};
 use crate::util::rng::Rng;
 
 pub use backoff::Backoff;
 use calls::{Call, Outstanding};
+use evse::EvseInputs;
+pub use queue::Retry;
+use queue::TxQueue;
+use transaction::{TxContext, TxSettings, TxTracker};
+
+/// What the template lets the CSMS do to the device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `Control.Charging` is mapped: remote start/stop can reach the charger.
+    pub start_stop: bool,
+    /// `Control.Unlock` is mapped.
+    pub unlock: bool,
+    /// `Control.Reset` is mapped.
+    pub reset: bool,
+    /// `Control.Availability` is mapped.
+    pub availability: bool,
+}
 
 /// What a station needs to know about itself.
 #[derive(Debug, Clone)]
@@ -29,8 +55,12 @@ pub struct StationSettings {
     /// How long to wait for the CALLRESULT of one of our CALLs.
     pub response_timeout: Duration,
     pub backoff: Backoff,
-    /// Connectors, one per EVSE, numbered from 1.
-    pub connectors: usize,
+    /// EVSEs, one connector each, numbered from 1.
+    pub evses: usize,
+    pub tx: TxSettings,
+    /// Retries of transaction-related messages.
+    pub retry: Retry,
+    pub capabilities: Capabilities,
 }
 
 /// Something the hub must do for the station.
@@ -38,8 +68,25 @@ pub struct StationSettings {
 pub enum Effect {
     /// Open the WebSocket (answered by `connected` or `link_down`).
     Connect,
+    /// Close the WebSocket (a reset); answered by `link_down`.
+    Disconnect,
     /// Send this OCPP-J frame.
     Send(String),
+    /// Act on the charger through its template.
+    Device(DeviceCommand),
+}
+
+/// A command for the charger; the hub turns it into a write of the mapped control variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceCommand {
+    /// `Control.Charging` Start or Stop on EVSE `evse` (0-based).
+    Charging { evse: usize, start: bool },
+    /// `Control.Unlock`.
+    Unlock { evse: usize },
+    /// `Control.Reset`.
+    Reset,
+    /// `Control.Availability` Operative or Inoperative.
+    Availability { operative: bool },
 }
 
 /// Where the station stands with the CSMS (B01–B03).
@@ -54,17 +101,30 @@ pub enum Registration {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Link {
-    Down { retry_at: Instant },
+    Down {
+        retry_at: Instant,
+    },
     Connecting,
     Up,
+    /// Closing for a reset; reconnects as soon as the link is down.
+    Resetting,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Connector {
-    /// What the device says now; `None` until it is known.
-    current: Option<ConnectorStatus>,
+#[derive(Debug, Default)]
+struct Evse {
+    inputs: EvseInputs,
     /// What the CSMS last acknowledged.
     reported: Option<ConnectorStatus>,
+    tx: TxTracker,
+    inoperative: bool,
+    /// ChangeAvailability that waits for the running transaction to end.
+    scheduled_inoperative: Option<bool>,
+}
+
+/// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PendingReset {
+    on_idle: bool,
 }
 
 /// One virtual charging station.
@@ -77,18 +137,26 @@ pub struct Station {
     link: Link,
     failures: u32,
     registration: Registration,
+    boot_reason: BootReason,
     /// Earliest time a BootNotification may be (re)sent.
     boot_at: Instant,
     heartbeat_interval: Duration,
+    heartbeat_due: bool,
     last_call_at: Instant,
     outstanding: Option<Outstanding>,
-    connectors: Vec<Connector>,
+    evses: Vec<Evse>,
+    queue: TxQueue,
+    /// Non-transaction messages to send once (triggered messages, security events).
+    extra: VecDeque<(&'static str, serde_json::Value)>,
+    reset: Option<PendingReset>,
 }
 
 impl Station {
     /// A station that will connect at the first `pump`.
     pub fn new(settings: StationSettings, mut rng: Rng, now: Instant) -> Self {
-        let connectors = vec![Connector::default(); settings.connectors.max(1)];
+        let evses = (0..settings.evses.max(1))
+            .map(|_| Evse::default())
+            .collect();
         Station {
             heartbeat_interval: settings.heartbeat_interval,
             id_prefix: rng.next_u64() as u32,
@@ -98,10 +166,15 @@ impl Station {
             link: Link::Down { retry_at: now },
             failures: 0,
             registration: Registration::Unknown,
+            boot_reason: BootReason::PowerUp,
             boot_at: now,
+            heartbeat_due: false,
             last_call_at: now,
             outstanding: None,
-            connectors,
+            evses,
+            queue: TxQueue::default(),
+            extra: VecDeque::new(),
+            reset: None,
         }
     }
 
@@ -120,13 +193,29 @@ impl Station {
         self.link == Link::Up
     }
 
-    /// The status of connector `index` (0-based) as the device reports it, and as the CSMS
-    /// last acknowledged it.
+    /// The status of EVSE `index` (0-based) as the device makes it, and as the CSMS last
+    /// acknowledged it.
     pub fn connector_status(
         &self,
         index: usize,
     ) -> Option<(Option<ConnectorStatus>, Option<ConnectorStatus>)> {
-        self.connectors.get(index).map(|c| (c.current, c.reported))
+        self.evses
+            .get(index)
+            .map(|e| (e.inputs.connector_status(!e.inoperative), e.reported))
+    }
+
+    /// The id of the transaction running on EVSE `index`, if any.
+    pub fn transaction_id(&self, index: usize) -> Option<&str> {
+        self.evses
+            .get(index)?
+            .tx
+            .transaction()
+            .map(|t| t.id.as_str())
+    }
+
+    /// Transaction-related messages waiting for the CSMS.
+    pub fn queued_messages(&self) -> usize {
+        self.queue.len()
     }
 
     /// The WebSocket opened.
@@ -138,31 +227,58 @@ impl Station {
 
     /// The WebSocket closed or could not be opened: retry after the back-off.
     pub fn link_down(&mut self, now: Instant) {
-        let wait = self.settings.backoff.wait(self.failures, &mut self.rng);
-        self.failures = self.failures.saturating_add(1);
-        self.link = Link::Down {
-            retry_at: now + wait,
-        };
-        // An unanswered CALL is lost with the connection; what it carried is derived again.
-        self.outstanding = None;
+        if self.link == Link::Resetting {
+            self.link = Link::Down { retry_at: now };
+        } else {
+            let wait = self.settings.backoff.wait(self.failures, &mut self.rng);
+            self.failures = self.failures.saturating_add(1);
+            self.link = Link::Down {
+                retry_at: now + wait,
+            };
+        }
+        if let Some(o) = self.outstanding.take() {
+            // An unanswered transaction message is retried; other CALLs are derived again.
+            if o.call == Call::Queued {
+                log::info!(
+                    "{}: transaction message unanswered, resending later",
+                    self.ocpp_id()
+                );
+            }
+        }
     }
 
-    /// The device-derived status of connector `index` (0-based) changed.
-    pub fn set_connector_status(&mut self, index: usize, status: Option<ConnectorStatus>) {
-        if let Some(c) = self.connectors.get_mut(index) {
-            c.current = status;
+    /// The link could not be opened because TLS or HTTP authentication failed; the CSMS hears
+    /// of it once connected again (A: security events).
+    pub fn auth_failed(&mut self, now: Instant, wall: SystemTime, reason: &str) {
+        let kind = if reason.to_ascii_lowercase().contains("certificate") {
+            "InvalidCsmsCertificate"
+        } else {
+            "FailedToAuthenticateAtCsms"
+        };
+        self.security_event(kind, wall, Some(reason));
+        self.link_down(now);
+    }
+
+    /// New device-derived inputs for EVSE `index` (0-based).
+    pub fn set_inputs(&mut self, index: usize, inputs: EvseInputs) {
+        if let Some(e) = self.evses.get_mut(index) {
+            e.inputs = inputs;
         }
     }
 
     /// Handles one text frame from the CSMS.
-    pub fn received(&mut self, now: Instant, text: &str, out: &mut Vec<Effect>) {
+    pub fn received(&mut self, now: Instant, wall: SystemTime, text: &str, out: &mut Vec<Effect>) {
         if self.link != Link::Up {
             return;
         }
         match Frame::parse(text) {
-            Ok(Frame::Call { id, action, .. }) => self.incoming_call(id, &action, out),
+            Ok(Frame::Call {
+                id,
+                action,
+                payload,
+            }) => self.incoming_call(now, wall, id, &action, &payload, out),
             Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
-                Some(call) => self.call_succeeded(now, call, payload),
+                Some(call) => self.call_succeeded(now, wall, call, payload),
                 None => log::warn!("{}: CALLRESULT for unknown id {id}", self.ocpp_id()),
             },
             Ok(Frame::CallError {
@@ -191,14 +307,19 @@ impl Station {
         }
     }
 
-    /// Emits everything that is due at `now`: connecting, timeouts, the next CALL.
+    /// Emits everything that is due at `now`: transaction events, connecting, timeouts, the
+    /// next CALL.
     pub fn pump(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
-        if let Link::Down { retry_at } = self.link {
-            if retry_at <= now {
+        self.update_transactions(now, wall, out);
+        self.apply_pending_reset(now, wall, out);
+        match self.link {
+            Link::Down { retry_at } if retry_at <= now => {
                 self.link = Link::Connecting;
                 out.push(Effect::Connect);
+                return;
             }
-            return;
+            Link::Up => {}
+            _ => return,
         }
         if let Some(o) = &self.outstanding {
             if o.deadline > now {
@@ -209,61 +330,143 @@ impl Station {
             self.outstanding = None;
             self.call_failed(now, call);
         }
-        if self.link != Link::Up {
+        let Some(call) = self.next_call(now) else {
             return;
-        }
-        if let Some(call) = self.next_call(now) {
-            let id = format!("{:08x}-{}", self.id_prefix, self.next_id);
-            self.next_id += 1;
-            let frame = match calls::build(call, &id, &self.settings, wall) {
-                Ok(frame) => frame,
+        };
+        let id = format!("{:08x}-{}", self.id_prefix, self.next_id);
+        self.next_id += 1;
+        let frame = match call {
+            Call::Queued => self.queue.ready(now).map(|q| Frame::Call {
+                id: id.clone(),
+                action: q.action.to_string(),
+                payload: q.payload.clone(),
+            }),
+            Call::Extra => self.extra.front().map(|(action, payload)| Frame::Call {
+                id: id.clone(),
+                action: action.to_string(),
+                payload: payload.clone(),
+            }),
+            _ => match calls::build(call, &id, &self.settings, self.boot_reason, wall) {
+                Ok(frame) => Some(frame),
                 Err(e) => {
                     log::error!("{}: cannot build {}: {e}", self.ocpp_id(), call.action());
-                    return;
+                    None
                 }
-            };
-            self.outstanding = Some(Outstanding {
-                id,
-                call,
-                deadline: now + self.settings.response_timeout,
-            });
-            self.last_call_at = now;
-            out.push(Effect::Send(frame.to_text()));
+            },
+        };
+        let Some(frame) = frame else { return };
+        self.outstanding = Some(Outstanding {
+            id,
+            call,
+            deadline: now + self.settings.response_timeout,
+        });
+        self.last_call_at = now;
+        if call == Call::Heartbeat {
+            self.heartbeat_due = false;
         }
+        out.push(Effect::Send(frame.to_text()));
     }
 
     /// When `pump` next has something to do, if ever without new input.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match self.link {
+        let tx = self.evses.iter().filter_map(|e| e.tx.next_deadline()).min();
+        let link = match self.link {
             Link::Down { retry_at } => Some(retry_at),
-            Link::Connecting => None,
+            Link::Connecting | Link::Resetting => None,
             Link::Up => match &self.outstanding {
                 Some(o) => Some(o.deadline),
                 None if self.registration != Registration::Accepted => Some(self.boot_at),
-                None if self.status_to_send().is_some() => Some(self.last_call_at),
+                None if self.has_work() => {
+                    Some(self.queue.not_before().unwrap_or(self.last_call_at))
+                }
                 None => Some(self.last_call_at + self.heartbeat_interval),
             },
+        };
+        match (tx, link) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
+    }
+
+    fn has_work(&self) -> bool {
+        !self.queue.is_empty()
+            || !self.extra.is_empty()
+            || self.heartbeat_due
+            || self.status_to_send().is_some()
     }
 
     fn next_call(&self, now: Instant) -> Option<Call> {
         if self.registration != Registration::Accepted {
             return (self.boot_at <= now).then_some(Call::Boot);
         }
+        if self.queue.ready(now).is_some() {
+            return Some(Call::Queued);
+        }
         if let Some((index, status)) = self.status_to_send() {
             return Some(Call::Status { index, status });
         }
-        (self.last_call_at + self.heartbeat_interval <= now).then_some(Call::Heartbeat)
+        if !self.extra.is_empty() {
+            return Some(Call::Extra);
+        }
+        (self.heartbeat_due || self.last_call_at + self.heartbeat_interval <= now)
+            .then_some(Call::Heartbeat)
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
-        self.connectors
-            .iter()
-            .enumerate()
-            .find_map(|(i, c)| match c.current {
-                Some(s) if c.reported != Some(s) => Some((i, s)),
+        self.evses.iter().enumerate().find_map(|(i, e)| {
+            match e.inputs.connector_status(!e.inoperative) {
+                Some(s) if e.reported != Some(s) => Some((i, s)),
                 _ => None,
-            })
+            }
+        })
+    }
+
+    /// Runs every EVSE's transaction tracker and queues what it produced.
+    fn update_transactions(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
+        let mut events: Vec<TransactionEventRequest> = Vec::new();
+        let offline = self.link != Link::Up;
+        for index in 0..self.evses.len() {
+            let (prefix, counter) = (self.id_prefix, &mut self.next_id);
+            let evse = &mut self.evses[index];
+            let ctx = TxContext {
+                now,
+                wall,
+                evse_id: index as i32 + 1,
+                settings: &self.settings.tx,
+                inputs: &evse.inputs,
+                offline,
+            };
+            let mut new_id = || {
+                *counter += 1;
+                format!("{prefix:08x}-tx{counter}-{}", index + 1)
+            };
+            evse.tx.update(&ctx, &mut new_id, &mut events);
+            if evse.tx.transaction().is_none() {
+                if let Some(inoperative) = evse.scheduled_inoperative.take() {
+                    evse.inoperative = inoperative;
+                    if self.settings.capabilities.availability {
+                        out.push(Effect::Device(DeviceCommand::Availability {
+                            operative: !inoperative,
+                        }));
+                    }
+                }
+            }
+        }
+        self.queue_transaction_events(events);
+    }
+
+    fn queue_transaction_events(&mut self, events: Vec<TransactionEventRequest>) {
+        for event in events {
+            match serde_json::to_value(&event) {
+                Ok(payload) => self.queue.push("TransactionEvent", payload),
+                Err(e) => log::error!("{}: cannot encode TransactionEvent: {e}", self.ocpp_id()),
+            }
+        }
+    }
+
+    fn security_event(&mut self, kind: &str, wall: SystemTime, tech_info: Option<&str>) {
+        let payload = calls::security_event(kind, wall, tech_info);
+        self.extra.push_back(("SecurityEventNotification", payload));
     }
 
     fn take_outstanding(&mut self, id: &str) -> Option<Call> {
@@ -273,25 +476,41 @@ impl Station {
         }
     }
 
-    fn call_succeeded(&mut self, now: Instant, call: Call, payload: serde_json::Value) {
+    fn call_succeeded(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        call: Call,
+        payload: serde_json::Value,
+    ) {
         match call {
             Call::Boot => match calls::boot_response(&payload) {
-                Ok((registration, interval)) => self.registered(now, registration, interval),
+                Ok((registration, interval)) => self.registered(now, wall, registration, interval),
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
                     self.call_failed(now, call);
                 }
             },
             Call::Status { index, status } => {
-                if let Some(c) = self.connectors.get_mut(index) {
-                    c.reported = Some(status);
+                if let Some(e) = self.evses.get_mut(index) {
+                    e.reported = Some(status);
                 }
+            }
+            Call::Queued => self.queue.delivered(),
+            Call::Extra => {
+                self.extra.pop_front();
             }
             Call::Heartbeat => {}
         }
     }
 
-    fn registered(&mut self, now: Instant, registration: Registration, interval: Duration) {
+    fn registered(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        registration: Registration,
+        interval: Duration,
+    ) {
         log::info!("{}: BootNotification {registration:?}", self.ocpp_id());
         self.registration = registration;
         if registration == Registration::Accepted {
@@ -299,9 +518,14 @@ impl Station {
                 self.heartbeat_interval = interval;
             }
             // B01: after boot the CSMS learns every connector's status.
-            for c in &mut self.connectors {
-                c.reported = None;
+            for e in &mut self.evses {
+                e.reported = None;
             }
+            let event = match self.boot_reason {
+                BootReason::PowerUp => "StartupOfTheDevice",
+                _ => "ResetOrReboot",
+            };
+            self.security_event(event, wall, None);
         } else {
             let wait = if interval.is_zero() {
                 self.settings.backoff.wait_minimum
@@ -317,28 +541,75 @@ impl Station {
             Call::Boot => self.boot_at = now + self.settings.backoff.wait_minimum,
             // The CSMS refused it; sending the same status again would be refused again.
             Call::Status { index, status } => {
-                if let Some(c) = self.connectors.get_mut(index) {
-                    c.reported = Some(status);
+                if let Some(e) = self.evses.get_mut(index) {
+                    e.reported = Some(status);
                 }
+            }
+            Call::Queued => {
+                if let Some(dropped) = self.queue.failed(now, self.settings.retry) {
+                    log::error!(
+                        "{}: {} dropped after {} attempts: {}",
+                        self.ocpp_id(),
+                        dropped.action,
+                        dropped.attempts,
+                        dropped.payload
+                    );
+                }
+            }
+            Call::Extra => {
+                self.extra.pop_front();
             }
             Call::Heartbeat => {}
         }
     }
 
-    fn incoming_call(&mut self, id: String, action: &str, out: &mut Vec<Effect>) {
-        if self.registration == Registration::Rejected {
-            // B03: a rejected station stays silent until its retry interval.
-            log::info!("{}: ignoring {action} while rejected", self.ocpp_id());
+    /// Starts a reset that is due: Immediate at once, OnIdle when no transaction runs.
+    fn apply_pending_reset(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
+        let Some(reset) = self.reset else { return };
+        if reset.on_idle && self.evses.iter().any(|e| e.tx.transaction().is_some()) {
             return;
         }
-        let reply = Frame::error(
-            &id,
-            ErrorCode::NotImplemented,
-            format!("{action} is not supported"),
-        );
-        out.push(Effect::Send(reply.to_text()));
+        self.reset = None;
+        self.end_all_transactions(now, wall);
+        if self.settings.capabilities.reset {
+            out.push(Effect::Device(DeviceCommand::Reset));
+        }
+        log::info!("{}: resetting the virtual station", self.ocpp_id());
+        self.registration = Registration::Unknown;
+        self.boot_reason = BootReason::RemoteReset;
+        self.boot_at = now;
+        self.outstanding = None;
+        self.heartbeat_due = false;
+        if self.link == Link::Up {
+            self.link = Link::Resetting;
+            out.push(Effect::Disconnect);
+        }
+    }
+
+    fn end_all_transactions(&mut self, now: Instant, wall: SystemTime) {
+        let mut events = Vec::new();
+        let offline = self.link != Link::Up;
+        for (index, evse) in self.evses.iter_mut().enumerate() {
+            let ctx = TxContext {
+                now,
+                wall,
+                evse_id: index as i32 + 1,
+                settings: &self.settings.tx,
+                inputs: &evse.inputs,
+                offline,
+            };
+            evse.tx.end_with(
+                &ctx,
+                TriggerReason::ResetCommand,
+                Reason::ImmediateReset,
+                &mut events,
+            );
+        }
+        self.queue_transaction_events(events);
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;

@@ -2,6 +2,8 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use super::evse::EvseInputs;
+use super::transaction::TxSettings;
 use super::*;
 
 fn settings() -> StationSettings {
@@ -17,8 +19,22 @@ fn settings() -> StationSettings {
             random_range: Duration::ZERO,
             repeat_times: 3,
         },
-        connectors: 1,
+        evses: 1,
+        tx: TxSettings {
+            // Periodic samples have their own tests; here they would only add noise.
+            updated_interval: Duration::ZERO,
+            ..TxSettings::default()
+        },
+        retry: Retry {
+            attempts: 3,
+            interval: Duration::from_secs(60),
+        },
+        capabilities: Capabilities::default(),
     }
+}
+
+fn wall() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_764_000_000)
 }
 
 struct Harness {
@@ -37,8 +53,7 @@ impl Harness {
 
     fn pump(&mut self) -> Vec<Effect> {
         let mut out = Vec::new();
-        let wall = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
-        self.st.pump(self.now, wall, &mut out);
+        self.st.pump(self.now, wall(), &mut out);
         out
     }
 
@@ -48,13 +63,29 @@ impl Harness {
 
     fn receive(&mut self, frame: Value) -> Vec<Effect> {
         let mut out = Vec::new();
-        self.st.received(self.now, &frame.to_string(), &mut out);
+        self.st
+            .received(self.now, wall(), &frame.to_string(), &mut out);
         out
+    }
+
+    fn status(&mut self, status: ConnectorStatus) {
+        self.st.set_inputs(
+            0,
+            EvseInputs {
+                online: Some(true),
+                connector_status: Some(status),
+                ..Default::default()
+            },
+        );
     }
 
     /// Pumps once and expects exactly one CALL; returns (id, action, payload).
     fn expect_call(&mut self, action: &str) -> (String, Value) {
-        let out = self.pump();
+        let out: Vec<Effect> = self
+            .pump()
+            .into_iter()
+            .filter(|e| !matches!(e, Effect::Device(_)))
+            .collect();
         assert_eq!(out.len(), 1, "expected one {action}, got {out:?}");
         let Effect::Send(text) = &out[0] else {
             panic!("expected a frame, got {out:?}");
@@ -75,6 +106,11 @@ impl Harness {
         assert!(h
             .receive(json!([3, id.clone(), {"currentTime": "2026-01-01T00:00:00Z", "interval": interval, "status": status}]))
             .is_empty());
+        if status == "Accepted" {
+            let (event_id, event) = h.expect_call("SecurityEventNotification");
+            assert_eq!(event["type"], "StartupOfTheDevice");
+            h.receive(json!([3, event_id, {}]));
+        }
         (h, id)
     }
 }
@@ -85,7 +121,7 @@ fn b01_cold_boot_accepted_then_status_then_heartbeat() {
     assert_eq!(h.st.registration(), Registration::Accepted);
     // Nothing known about the connector yet: nothing to report.
     assert!(h.pump().is_empty());
-    h.st.set_connector_status(0, Some(ConnectorStatus::Available));
+    h.status(ConnectorStatus::Available);
     let (id, payload) = h.expect_call("StatusNotification");
     assert_eq!(payload["connectorStatus"], "Available");
     assert_eq!(payload["evseId"], 1);
@@ -100,7 +136,7 @@ fn b01_cold_boot_accepted_then_status_then_heartbeat() {
 #[test]
 fn b02_pending_sends_nothing_but_boot_until_accepted() {
     let (mut h, _) = Harness::booted("Pending", 20);
-    h.st.set_connector_status(0, Some(ConnectorStatus::Occupied));
+    h.status(ConnectorStatus::Reserved);
     assert!(h.pump().is_empty());
     h.advance(19);
     assert!(h.pump().is_empty());
@@ -108,7 +144,7 @@ fn b02_pending_sends_nothing_but_boot_until_accepted() {
     let (id, _) = h.expect_call("BootNotification");
     h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 60, "status": "Accepted"}]));
     let (_, payload) = h.expect_call("StatusNotification");
-    assert_eq!(payload["connectorStatus"], "Occupied");
+    assert_eq!(payload["connectorStatus"], "Reserved");
 }
 
 #[test]
@@ -140,19 +176,19 @@ fn unanswered_boot_is_retried_after_the_minimum_wait() {
 #[test]
 fn status_change_during_a_call_is_sent_after_its_answer() {
     let (mut h, _) = Harness::booted("Accepted", 300);
-    h.st.set_connector_status(0, Some(ConnectorStatus::Available));
+    h.status(ConnectorStatus::Available);
     let (id, _) = h.expect_call("StatusNotification");
-    h.st.set_connector_status(0, Some(ConnectorStatus::Occupied));
+    h.status(ConnectorStatus::Reserved);
     assert!(h.pump().is_empty(), "one CALL at a time");
     h.receive(json!([3, id, {}]));
     let (_, payload) = h.expect_call("StatusNotification");
-    assert_eq!(payload["connectorStatus"], "Occupied");
+    assert_eq!(payload["connectorStatus"], "Reserved");
 }
 
 #[test]
 fn results_for_other_ids_are_ignored() {
     let (mut h, _) = Harness::booted("Accepted", 300);
-    h.st.set_connector_status(0, Some(ConnectorStatus::Available));
+    h.status(ConnectorStatus::Available);
     h.expect_call("StatusNotification");
     h.receive(json!([3, "not-ours", {}]));
     assert!(h.pump().is_empty(), "still waiting for the real answer");
@@ -175,7 +211,12 @@ fn unknown_csms_action_gets_not_implemented_with_its_id() {
 fn malformed_frame_with_an_id_gets_a_callerror() {
     let (mut h, _) = Harness::booted("Accepted", 300);
     let mut out = Vec::new();
-    h.st.received(h.now, r#"[2, "m1", "Reset", "not an object"]"#, &mut out);
+    h.st.received(
+        h.now,
+        wall(),
+        r#"[2, "m1", "Reset", "not an object"]"#,
+        &mut out,
+    );
     let [Effect::Send(text)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -205,12 +246,303 @@ fn lost_link_reconnects_with_growing_back_off() {
 #[test]
 fn a_status_unacknowledged_when_the_link_drops_is_sent_again() {
     let (mut h, _) = Harness::booted("Accepted", 300);
-    h.st.set_connector_status(0, Some(ConnectorStatus::Occupied));
+    h.status(ConnectorStatus::Reserved);
     h.expect_call("StatusNotification");
     h.st.link_down(h.now);
     h.advance(10);
     h.pump();
     h.st.connected(h.now);
     let (_, payload) = h.expect_call("StatusNotification");
-    assert_eq!(payload["connectorStatus"], "Occupied");
+    assert_eq!(payload["connectorStatus"], "Reserved");
+}
+
+fn capable() -> Harness {
+    let mut s = settings();
+    s.capabilities = Capabilities {
+        start_stop: true,
+        unlock: true,
+        reset: true,
+        availability: true,
+    };
+    let now = Instant::now();
+    let mut h = Harness {
+        st: Station::new(s, Rng::seeded(2), now),
+        now,
+    };
+    h.pump();
+    h.st.connected(h.now);
+    let (id, _) = h.expect_call("BootNotification");
+    h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}]));
+    h.status(ConnectorStatus::Available);
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("SecurityEventNotification");
+    h.receive(json!([3, id, {}]));
+    h
+}
+
+/// Sends a CSMS CALL; returns the station's CALLRESULT payload (or CALLERROR code) and effects.
+fn call(h: &mut Harness, action: &str, payload: Value) -> (Value, Vec<Effect>) {
+    let out = h.receive(json!([2, "c1", action, payload]));
+    let mut reply = Value::Null;
+    let mut rest = Vec::new();
+    for e in out {
+        match &e {
+            Effect::Send(text) => {
+                let v: Value = serde_json::from_str(text).unwrap();
+                if v[1] == "c1" && reply.is_null() {
+                    reply = if v[0] == 3 {
+                        v[2].clone()
+                    } else {
+                        json!({"error": v[2]})
+                    };
+                    continue;
+                }
+                rest.push(e);
+            }
+            _ => rest.push(e),
+        }
+    }
+    (reply, rest)
+}
+
+fn plugged(h: &mut Harness, connected: bool) {
+    h.st.set_inputs(
+        0,
+        EvseInputs {
+            online: Some(true),
+            vehicle_connected: Some(connected),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn f01_remote_start_commands_the_device_and_the_transaction_carries_the_id() {
+    let mut h = capable();
+    let (reply, effects) = call(
+        &mut h,
+        "RequestStartTransaction",
+        json!({"remoteStartId": 5, "idToken": {"idToken": "TAG1", "type": "Central"}}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(effects.contains(&Effect::Device(DeviceCommand::Charging {
+        evse: 0,
+        start: true
+    })));
+    plugged(&mut h, true);
+    let (id, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["eventType"], "Started");
+    assert_eq!(event["transactionInfo"]["remoteStartId"], 5);
+    assert_eq!(event["idToken"]["idToken"], "TAG1");
+    h.receive(json!([3, id, {}]));
+    let tx = h.st.transaction_id(0).unwrap().to_string();
+    let (reply, effects) = call(
+        &mut h,
+        "RequestStopTransaction",
+        json!({"transactionId": tx}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(effects.contains(&Effect::Device(DeviceCommand::Charging {
+        evse: 0,
+        start: false
+    })));
+    let ended = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("TransactionEvent") => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Ended sent in the same turn");
+    let v: Value = serde_json::from_str(&ended).unwrap();
+    assert_eq!(v[3]["eventType"], "Ended");
+    assert_eq!(v[3]["triggerReason"], "RemoteStop");
+    assert_eq!(v[3]["transactionInfo"]["stoppedReason"], "Remote");
+}
+
+#[test]
+fn remote_commands_are_rejected_when_the_template_cannot_carry_them() {
+    let (mut h, _) = Harness::booted("Accepted", 300);
+    h.status(ConnectorStatus::Available);
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    let (reply, _) = call(
+        &mut h,
+        "RequestStartTransaction",
+        json!({"remoteStartId": 1, "idToken": {"idToken": "X", "type": "Central"}}),
+    );
+    assert_eq!(reply["status"], "Rejected");
+    let (reply, _) = call(
+        &mut h,
+        "RequestStopTransaction",
+        json!({"transactionId": "nope"}),
+    );
+    assert_eq!(reply["status"], "Rejected");
+    let (reply, _) = call(
+        &mut h,
+        "UnlockConnector",
+        json!({"evseId": 1, "connectorId": 1}),
+    );
+    assert_eq!(reply["status"], "UnlockFailed");
+    let (reply, _) = call(
+        &mut h,
+        "UnlockConnector",
+        json!({"evseId": 2, "connectorId": 1}),
+    );
+    assert_eq!(reply["status"], "UnknownConnector");
+    let (reply, _) = call(&mut h, "DataTransfer", json!({"vendorId": "acme"}));
+    assert_eq!(reply["status"], "UnknownVendorId");
+}
+
+#[test]
+fn g03_change_availability_is_scheduled_during_a_transaction() {
+    let mut h = capable();
+    plugged(&mut h, true);
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (id, status) = h.expect_call("StatusNotification");
+    assert_eq!(status["connectorStatus"], "Occupied");
+    h.receive(json!([3, id, {}]));
+    let (reply, _) = call(
+        &mut h,
+        "ChangeAvailability",
+        json!({"operationalStatus": "Inoperative"}),
+    );
+    assert_eq!(reply["status"], "Scheduled");
+    plugged(&mut h, false);
+    let (id, ended) = h.expect_call("TransactionEvent");
+    assert_eq!(ended["eventType"], "Ended");
+    h.receive(json!([3, id, {}]));
+    let (_, status) = h.expect_call("StatusNotification");
+    assert_eq!(status["connectorStatus"], "Unavailable");
+}
+
+#[test]
+fn f06_trigger_message_answers_each_kind() {
+    let mut h = capable();
+    let (reply, _) = call(
+        &mut h,
+        "TriggerMessage",
+        json!({"requestedMessage": "BootNotification"}),
+    );
+    assert_eq!(reply["status"], "Rejected", "already accepted");
+    let (reply, effects) = call(
+        &mut h,
+        "TriggerMessage",
+        json!({"requestedMessage": "Heartbeat"}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(effects
+        .iter()
+        .any(|e| matches!(e, Effect::Send(t) if t.contains("Heartbeat"))));
+    let (reply, _) = call(
+        &mut h,
+        "TriggerMessage",
+        json!({"requestedMessage": "SignV2GCertificate"}),
+    );
+    assert_eq!(reply["status"], "NotImplemented");
+    let (reply, _) = call(
+        &mut h,
+        "TriggerMessage",
+        json!({"requestedMessage": "StatusNotification", "evse": {"id": 9}}),
+    );
+    assert_eq!(reply["status"], "Rejected", "unknown EVSE");
+}
+
+#[test]
+fn b11_immediate_reset_ends_transactions_and_boots_again() {
+    let mut h = capable();
+    plugged(&mut h, true);
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (reply, effects) = call(&mut h, "Reset", json!({"type": "Immediate"}));
+    assert_eq!(reply["status"], "Accepted");
+    assert!(effects.contains(&Effect::Device(DeviceCommand::Reset)));
+    assert!(effects.contains(&Effect::Disconnect));
+    h.st.link_down(h.now);
+    assert_eq!(
+        h.pump(),
+        vec![Effect::Connect],
+        "reconnects at once after a reset"
+    );
+    h.st.connected(h.now);
+    let (id, boot) = h.expect_call("BootNotification");
+    assert_eq!(boot["reason"], "RemoteReset");
+    h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}]));
+    let (_, ended) = h.expect_call("TransactionEvent");
+    assert_eq!(ended["eventType"], "Ended");
+    assert_eq!(ended["triggerReason"], "ResetCommand");
+    assert_eq!(ended["transactionInfo"]["stoppedReason"], "ImmediateReset");
+}
+
+#[test]
+fn on_idle_reset_waits_for_the_transaction() {
+    let mut h = capable();
+    plugged(&mut h, true);
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (reply, effects) = call(&mut h, "Reset", json!({"type": "OnIdle"}));
+    assert_eq!(reply["status"], "Scheduled");
+    assert!(!effects.contains(&Effect::Disconnect));
+    plugged(&mut h, false);
+    let out = h.pump();
+    assert!(out.contains(&Effect::Disconnect), "{out:?}");
+}
+
+#[test]
+fn payloads_that_break_the_schema_get_the_matching_callerror() {
+    let mut h = capable();
+    let (reply, _) = call(&mut h, "RequestStopTransaction", json!({}));
+    assert_eq!(reply["error"], "OccurrenceConstraintViolation");
+    let (reply, _) = call(
+        &mut h,
+        "RequestStopTransaction",
+        json!({"transactionId": 5}),
+    );
+    assert_eq!(reply["error"], "TypeConstraintViolation");
+    let (reply, _) = call(&mut h, "Reset", json!({"type": "Sometimes"}));
+    assert_eq!(reply["error"], "PropertyConstraintViolation");
+}
+
+#[test]
+fn transaction_messages_wait_while_offline_and_are_marked_offline() {
+    let mut h = capable();
+    h.st.link_down(h.now);
+    plugged(&mut h, true);
+    assert_eq!(
+        h.pump(),
+        Vec::<Effect>::new(),
+        "back-off before reconnecting"
+    );
+    assert_eq!(h.st.queued_messages(), 1);
+    h.advance(10);
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    let (_, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["offline"], true);
+    assert_eq!(event["seqNo"], 0);
+}
+
+#[test]
+fn a_refused_transaction_message_is_retried_then_dropped() {
+    let mut h = capable();
+    plugged(&mut h, true);
+    let (id, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["seqNo"], 0);
+    h.receive(json!([4, id, "InternalError", "busy", {}]));
+    // While the retry waits, other messages still go out.
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    for wait in [60, 120] {
+        assert!(h.pump().is_empty());
+        h.advance(wait);
+        let (id, event) = h.expect_call("TransactionEvent");
+        assert_eq!(event["seqNo"], 0, "the same message again");
+        h.receive(json!([4, id, "InternalError", "busy", {}]));
+    }
+    assert_eq!(
+        h.st.queued_messages(),
+        0,
+        "dropped after MessageAttemptsTransactionEvent"
+    );
 }

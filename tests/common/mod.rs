@@ -2,6 +2,8 @@
 //! of whole CSMS simulator logs.
 #![allow(dead_code)]
 
+pub mod gateway;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

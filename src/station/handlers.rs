@@ -1,0 +1,351 @@
+//! Requests the CSMS sends to the station (blocks F, G, P and TriggerMessage), each answered
+//! with its CALLRESULT or the CALLERROR OCPP-J prescribes.
+
+use std::time::{Instant, SystemTime};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::transaction::{Authorization, TxContext};
+use super::{DeviceCommand, Effect, PendingReset, Registration, Station};
+use crate::ocpp::frame::{ErrorCode, Frame};
+use crate::ocpp::messages::{
+    self, Action, ChangeAvailability, ChangeAvailabilityResponse, ChangeAvailabilityStatus,
+    DataTransfer, DataTransferResponse, DataTransferStatus, GetTransactionStatus,
+    GetTransactionStatusResponse, MessageTrigger, OperationalStatus, PayloadError,
+    RequestStartStopStatus, RequestStartTransaction, RequestStartTransactionResponse,
+    RequestStopTransaction, RequestStopTransactionResponse, Reset, ResetResponse, ResetStatus,
+    ResetType, TriggerMessage, TriggerMessageResponse, TriggerMessageStatus, UnlockConnector,
+    UnlockConnectorResponse, UnlockStatus,
+};
+
+type Reply = Result<Value, Frame>;
+
+impl Station {
+    /// Answers one CALL from the CSMS.
+    pub(super) fn incoming_call(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        id: String,
+        action: &str,
+        payload: &Value,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.registration == Registration::Rejected {
+            // B03: a rejected station stays silent until its retry interval.
+            log::info!("{}: ignoring {action} while rejected", self.ocpp_id());
+            return;
+        }
+        let reply = match action {
+            RequestStartTransaction::NAME => self.request_start(now, payload, out),
+            RequestStopTransaction::NAME => self.request_stop(payload, out),
+            Reset::NAME => self.reset_request(payload),
+            UnlockConnector::NAME => self.unlock(payload, out),
+            ChangeAvailability::NAME => self.change_availability(payload, out),
+            TriggerMessage::NAME => self.trigger(now, wall, payload),
+            GetTransactionStatus::NAME => self.transaction_status(payload),
+            DataTransfer::NAME => decode::<DataTransfer>(payload).and_then(|_| {
+                encode(&DataTransferResponse {
+                    status: DataTransferStatus::UnknownVendorId,
+                    status_info: None,
+                    data: None,
+                })
+            }),
+            _ => Err(Frame::error(
+                "",
+                ErrorCode::NotImplemented,
+                format!("{action} is not supported"),
+            )),
+        };
+        let frame = match reply {
+            Ok(payload) => Frame::CallResult { id, payload },
+            Err(Frame::CallError {
+                code, description, ..
+            }) => Frame::error(&id, code, description),
+            Err(other) => other,
+        };
+        out.push(Effect::Send(frame.to_text()));
+        // Whatever the request changed is acted on in the same turn.
+        self.pump(now, wall, out);
+    }
+
+    fn evse_index(&self, evse_id: Option<i32>) -> Option<usize> {
+        match evse_id {
+            None => Some(0),
+            Some(id) if id >= 1 && (id as usize) <= self.evses.len() => Some(id as usize - 1),
+            Some(_) => None,
+        }
+    }
+
+    /// F01/F02: the CSMS starts charging for a token.
+    fn request_start(&mut self, now: Instant, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+        let req = decode::<RequestStartTransaction>(payload)?;
+        let rejected = |why: &str| {
+            log::info!("RequestStartTransaction rejected: {why}");
+            encode(&RequestStartTransactionResponse {
+                status: RequestStartStopStatus::Rejected,
+                status_info: None,
+                transaction_id: None,
+            })
+        };
+        if !self.settings.capabilities.start_stop {
+            return rejected("the template maps no Control.Charging");
+        }
+        let Some(index) = self.evse_index(req.evse_id) else {
+            return rejected("unknown EVSE");
+        };
+        let evse = &mut self.evses[index];
+        if evse.inoperative || evse.inputs.online != Some(true) || evse.inputs.faulted {
+            return rejected("EVSE unavailable");
+        }
+        let transaction_id = evse.tx.transaction().map(|t| t.id.clone());
+        evse.tx.authorize(Authorization {
+            id_token: req.id_token,
+            remote_start_id: Some(req.remote_start_id),
+            expires: Some(now + self.settings.tx.ev_connection_timeout),
+        });
+        out.push(Effect::Device(DeviceCommand::Charging {
+            evse: index,
+            start: true,
+        }));
+        encode(&RequestStartTransactionResponse {
+            status: RequestStartStopStatus::Accepted,
+            status_info: None,
+            transaction_id,
+        })
+    }
+
+    /// F03: the CSMS stops a transaction.
+    fn request_stop(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+        let req = decode::<RequestStopTransaction>(payload)?;
+        let found = self.evses.iter().position(|e| {
+            e.tx.transaction()
+                .is_some_and(|t| t.id == req.transaction_id)
+        });
+        let status = match found {
+            Some(index) if self.settings.capabilities.start_stop => {
+                self.evses[index].tx.deauthorize(true);
+                out.push(Effect::Device(DeviceCommand::Charging {
+                    evse: index,
+                    start: false,
+                }));
+                RequestStartStopStatus::Accepted
+            }
+            _ => RequestStartStopStatus::Rejected,
+        };
+        encode(&RequestStopTransactionResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    /// B11/B12: reset the station (reconnect and boot again) or one EVSE (reset the device).
+    fn reset_request(&mut self, payload: &Value) -> Reply {
+        let req = decode::<Reset>(payload)?;
+        let status = match req.evse_id {
+            Some(id) if self.evse_index(Some(id)).is_none() => ResetStatus::Rejected,
+            Some(_) if !self.settings.capabilities.reset => ResetStatus::Rejected,
+            _ => {
+                let busy = self.evses.iter().any(|e| e.tx.transaction().is_some());
+                let on_idle = req.kind == ResetType::OnIdle;
+                self.reset = Some(PendingReset { on_idle });
+                if on_idle && busy {
+                    ResetStatus::Scheduled
+                } else {
+                    ResetStatus::Accepted
+                }
+            }
+        };
+        encode(&ResetResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    /// F05: unlock the connector where the template maps it.
+    fn unlock(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+        let req = decode::<UnlockConnector>(payload)?;
+        let status = match self.evse_index(Some(req.evse_id)) {
+            Some(_) if req.connector_id != 1 => UnlockStatus::UnknownConnector,
+            None => UnlockStatus::UnknownConnector,
+            Some(i) if self.evses[i].tx.transaction().is_some() => {
+                UnlockStatus::OngoingAuthorizedTransaction
+            }
+            Some(_) if !self.settings.capabilities.unlock => UnlockStatus::UnlockFailed,
+            Some(i) => {
+                out.push(Effect::Device(DeviceCommand::Unlock { evse: i }));
+                UnlockStatus::Unlocked
+            }
+        };
+        encode(&UnlockConnectorResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    /// G03/G04: make the station or an EVSE (in)operative; Scheduled while a transaction runs.
+    fn change_availability(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+        let req = decode::<ChangeAvailability>(payload)?;
+        let inoperative = req.operational_status == OperationalStatus::Inoperative;
+        let targets: Vec<usize> = match req.evse.as_ref().map(|e| e.id) {
+            None | Some(0) => (0..self.evses.len()).collect(),
+            Some(id) => match self.evse_index(Some(id)) {
+                Some(i) => vec![i],
+                None => {
+                    return encode(&ChangeAvailabilityResponse {
+                        status: ChangeAvailabilityStatus::Rejected,
+                        status_info: None,
+                    })
+                }
+            },
+        };
+        let mut scheduled = false;
+        for i in targets {
+            let evse = &mut self.evses[i];
+            if evse.tx.transaction().is_some() && inoperative {
+                evse.scheduled_inoperative = Some(true);
+                scheduled = true;
+            } else {
+                evse.inoperative = inoperative;
+                evse.scheduled_inoperative = None;
+                if self.settings.capabilities.availability {
+                    out.push(Effect::Device(DeviceCommand::Availability {
+                        operative: !inoperative,
+                    }));
+                }
+            }
+        }
+        let status = if scheduled {
+            ChangeAvailabilityStatus::Scheduled
+        } else {
+            ChangeAvailabilityStatus::Accepted
+        };
+        encode(&ChangeAvailabilityResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    /// F06: send a message now.
+    fn trigger(&mut self, now: Instant, wall: SystemTime, payload: &Value) -> Reply {
+        let req = decode::<TriggerMessage>(payload)?;
+        let evse = req.evse.as_ref().map(|e| e.id);
+        let index = self.evse_index(evse);
+        let status = match (req.requested_message, index) {
+            (_, None) => TriggerMessageStatus::Rejected,
+            // An accepted station must not boot again on request.
+            (MessageTrigger::BootNotification, _)
+                if self.registration == Registration::Accepted =>
+            {
+                TriggerMessageStatus::Rejected
+            }
+            (MessageTrigger::BootNotification, _) => {
+                self.boot_at = now;
+                TriggerMessageStatus::Accepted
+            }
+            (MessageTrigger::Heartbeat, _) => {
+                self.heartbeat_due = true;
+                TriggerMessageStatus::Accepted
+            }
+            (MessageTrigger::StatusNotification, Some(i)) => {
+                let targets: Vec<usize> = if evse.is_some() {
+                    vec![i]
+                } else {
+                    (0..self.evses.len()).collect()
+                };
+                for t in targets {
+                    self.evses[t].reported = None;
+                }
+                TriggerMessageStatus::Accepted
+            }
+            (MessageTrigger::MeterValues, Some(i)) => {
+                match super::meter::meter_value(
+                    &self.evses[i].inputs,
+                    &self.settings.tx.updated_measurands,
+                    messages::ReadingContext::Trigger,
+                    wall,
+                ) {
+                    Some(value) => {
+                        let request = messages::MeterValuesRequest {
+                            evse_id: i as i32 + 1,
+                            meter_value: vec![value],
+                        };
+                        match serde_json::to_value(request) {
+                            Ok(p) => {
+                                self.extra.push_back((messages::MeterValues::NAME, p));
+                                TriggerMessageStatus::Accepted
+                            }
+                            Err(_) => TriggerMessageStatus::Rejected,
+                        }
+                    }
+                    None => TriggerMessageStatus::Rejected,
+                }
+            }
+            (MessageTrigger::TransactionEvent, Some(i)) => {
+                let mut events = Vec::new();
+                let offline = self.link != super::Link::Up;
+                let e = &mut self.evses[i];
+                let ctx = TxContext {
+                    now,
+                    wall,
+                    evse_id: i as i32 + 1,
+                    settings: &self.settings.tx,
+                    inputs: &e.inputs,
+                    offline,
+                };
+                e.tx.trigger(&ctx, &mut events);
+                if events.is_empty() {
+                    TriggerMessageStatus::Rejected
+                } else {
+                    self.queue_transaction_events(events);
+                    TriggerMessageStatus::Accepted
+                }
+            }
+            _ => TriggerMessageStatus::NotImplemented,
+        };
+        encode(&TriggerMessageResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    /// E14: is a transaction still running, and are messages for it queued?
+    fn transaction_status(&self, payload: &Value) -> Reply {
+        let req = decode::<GetTransactionStatus>(payload)?;
+        let ongoing = req.transaction_id.as_ref().map(|id| {
+            self.evses
+                .iter()
+                .any(|e| e.tx.transaction().is_some_and(|t| &t.id == id))
+        });
+        encode(&GetTransactionStatusResponse {
+            ongoing_indicator: ongoing,
+            messages_in_queue: !self.queue.is_empty(),
+        })
+    }
+}
+
+/// Decodes a request payload; a payload that does not fit gets the CALLERROR OCPP-J names.
+fn decode<A: Action>(payload: &Value) -> Result<A::Request, Frame> {
+    messages::decode_request::<A>(payload)
+        .map_err(|e| Frame::error("", error_code(&e), e.to_string()))
+}
+
+fn encode<T: Serialize>(response: &T) -> Reply {
+    serde_json::to_value(response)
+        .map_err(|e| Frame::error("", ErrorCode::InternalError, e.to_string()))
+}
+
+/// OCPP-J 2.0.1 error codes for payloads that do not match the message's schema.
+fn error_code(e: &PayloadError) -> ErrorCode {
+    let m = e.message.as_str();
+    if m.starts_with("missing field") {
+        ErrorCode::OccurrenceConstraintViolation
+    } else if m.starts_with("invalid type") {
+        ErrorCode::TypeConstraintViolation
+    } else if m.starts_with("unknown variant") || m.starts_with("invalid value") {
+        ErrorCode::PropertyConstraintViolation
+    } else {
+        ErrorCode::FormatViolation
+    }
+}

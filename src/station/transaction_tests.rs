@@ -1,0 +1,282 @@
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use super::evse::{EvseInputs, Sample};
+use super::transaction::*;
+use crate::ocpp::messages::{
+    ChargingState, IdToken, IdTokenType, Measurand, ReadingContext, Reason,
+    TransactionEventRequest, TransactionEventType as T, TriggerReason as R,
+};
+
+struct Bench {
+    tracker: TxTracker,
+    settings: TxSettings,
+    inputs: EvseInputs,
+    now: Instant,
+    ids: u32,
+}
+
+impl Bench {
+    fn new(settings: TxSettings) -> Self {
+        Bench {
+            tracker: TxTracker::default(),
+            settings,
+            inputs: EvseInputs {
+                online: Some(true),
+                samples: vec![Sample {
+                    measurand: Measurand::EnergyActiveImportRegister,
+                    phase: None,
+                    value: 1000.0,
+                    unit: Some("Wh".into()),
+                }],
+                ..Default::default()
+            },
+            now: Instant::now(),
+            ids: 0,
+        }
+    }
+
+    fn update(&mut self) -> Vec<TransactionEventRequest> {
+        let ctx = TxContext {
+            now: self.now,
+            wall: UNIX_EPOCH + Duration::from_secs(1_764_000_000),
+            evse_id: 1,
+            settings: &self.settings,
+            inputs: &self.inputs,
+            offline: false,
+        };
+        let mut out = Vec::new();
+        let ids = &mut self.ids;
+        self.tracker.update(
+            &ctx,
+            &mut || {
+                *ids += 1;
+                format!("tx-{ids}")
+            },
+            &mut out,
+        );
+        out
+    }
+
+    fn plug(&mut self, connected: bool) -> Vec<TransactionEventRequest> {
+        self.inputs.vehicle_connected = Some(connected);
+        self.update()
+    }
+
+    fn power(&mut self, watts: f64) -> Vec<TransactionEventRequest> {
+        self.inputs
+            .samples
+            .retain(|s| s.measurand != Measurand::PowerActiveImport);
+        self.inputs.samples.push(Sample {
+            measurand: Measurand::PowerActiveImport,
+            phase: None,
+            value: watts,
+            unit: Some("W".into()),
+        });
+        self.update()
+    }
+}
+
+fn one(events: Vec<TransactionEventRequest>) -> TransactionEventRequest {
+    assert_eq!(events.len(), 1, "{events:#?}");
+    events.into_iter().next().unwrap()
+}
+
+fn token(id: &str) -> IdToken {
+    IdToken {
+        id_token: id.into(),
+        kind: IdTokenType::Central,
+        additional_info: None,
+    }
+}
+
+#[test]
+fn e02_cable_first_without_authorization_runs_a_full_transaction() {
+    let mut b = Bench::new(TxSettings::default());
+    let started = one(b.plug(true));
+    assert_eq!(
+        (started.event_type, started.trigger_reason, started.seq_no),
+        (T::Started, R::CablePluggedIn, 0)
+    );
+    assert_eq!(started.transaction_info.transaction_id, "tx-1");
+    assert_eq!(
+        started.id_token.as_ref().map(|t| t.kind),
+        Some(IdTokenType::NoAuthorization)
+    );
+    assert_eq!(started.evse.as_ref().map(|e| e.id), Some(1));
+    let begin = &started.meter_value.as_ref().unwrap()[0].sampled_value[0];
+    assert_eq!(begin.context, Some(ReadingContext::TransactionBegin));
+    assert_eq!(
+        started.transaction_info.charging_state,
+        Some(ChargingState::EVConnected)
+    );
+
+    let charging = one(b.power(7400.0));
+    assert_eq!(
+        (charging.trigger_reason, charging.seq_no),
+        (R::ChargingStateChanged, 1)
+    );
+    assert_eq!(
+        charging.transaction_info.charging_state,
+        Some(ChargingState::Charging)
+    );
+    assert!(charging.id_token.is_none() && charging.evse.is_none());
+
+    b.now += Duration::from_secs(60);
+    let periodic = one(b.update());
+    assert_eq!(
+        (periodic.trigger_reason, periodic.seq_no),
+        (R::MeterValuePeriodic, 2)
+    );
+    assert_eq!(periodic.transaction_info.time_spent_charging, Some(60));
+    let samples = &periodic.meter_value.as_ref().unwrap()[0].sampled_value;
+    assert!(samples
+        .iter()
+        .all(|s| s.context == Some(ReadingContext::SamplePeriodic)));
+    assert_eq!(samples.len(), 2, "energy and power");
+
+    b.power(0.0);
+    let ended = one(b.plug(false));
+    assert_eq!(
+        (ended.event_type, ended.trigger_reason),
+        (T::Ended, R::EVCommunicationLost)
+    );
+    assert_eq!(
+        ended.transaction_info.stopped_reason,
+        Some(Reason::EVDisconnected)
+    );
+    assert_eq!(ended.seq_no, 4);
+    assert!(b.tracker.transaction().is_none());
+
+    let next = one(b.plug(true));
+    assert_eq!(
+        (next.seq_no, next.transaction_info.transaction_id.as_str()),
+        (0, "tx-2")
+    );
+}
+
+#[test]
+fn f01_remote_start_before_the_cable_carries_token_and_remote_start_id() {
+    let mut b = Bench::new(TxSettings::default());
+    b.tracker.authorize(Authorization {
+        id_token: token("ABC"),
+        remote_start_id: Some(42),
+        expires: Some(b.now + Duration::from_secs(120)),
+    });
+    assert!(
+        b.update().is_empty(),
+        "TxStartPoint EVConnected waits for the cable"
+    );
+    let started = one(b.plug(true));
+    assert_eq!(started.trigger_reason, R::CablePluggedIn);
+    assert_eq!(
+        started.id_token.as_ref().map(|t| t.id_token.as_str()),
+        Some("ABC")
+    );
+    assert_eq!(started.transaction_info.remote_start_id, Some(42));
+}
+
+#[test]
+fn remote_start_with_authorized_start_point_starts_at_once() {
+    let mut b = Bench::new(TxSettings {
+        start_points: vec![TxPoint::Authorized],
+        stop_points: vec![TxPoint::EVConnected, TxPoint::Authorized],
+        auth_enabled: true,
+        ..TxSettings::default()
+    });
+    b.tracker.authorize(Authorization {
+        id_token: token("ABC"),
+        remote_start_id: Some(7),
+        expires: Some(b.now + Duration::from_secs(120)),
+    });
+    let started = one(b.update());
+    assert_eq!(
+        (started.event_type, started.trigger_reason),
+        (T::Started, R::RemoteStart)
+    );
+    let plugged = one(b.plug(true));
+    assert_eq!(plugged.trigger_reason, R::CablePluggedIn);
+}
+
+#[test]
+fn f02_remote_start_while_plugged_in_updates_the_running_transaction() {
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    b.tracker.authorize(Authorization {
+        id_token: token("T1"),
+        remote_start_id: Some(9),
+        expires: None,
+    });
+    let updated = one(b.update());
+    assert_eq!(
+        (updated.event_type, updated.trigger_reason),
+        (T::Updated, R::RemoteStart)
+    );
+    assert_eq!(updated.id_token.map(|t| t.id_token), Some("T1".to_string()));
+    assert_eq!(updated.transaction_info.remote_start_id, Some(9));
+}
+
+#[test]
+fn f03_remote_stop_ends_and_no_new_transaction_until_replugged() {
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    b.tracker.deauthorize(true);
+    let ended = one(b.update());
+    assert_eq!(
+        (ended.event_type, ended.trigger_reason),
+        (T::Ended, R::RemoteStop)
+    );
+    assert_eq!(ended.transaction_info.stopped_reason, Some(Reason::Remote));
+    assert!(
+        b.update().is_empty(),
+        "still plugged in: no new transaction"
+    );
+    assert!(b.plug(false).is_empty());
+    assert_eq!(one(b.plug(true)).event_type, T::Started);
+}
+
+#[test]
+fn an_authorization_without_a_vehicle_lapses() {
+    let mut b = Bench::new(TxSettings::default());
+    b.tracker.authorize(Authorization {
+        id_token: token("ABC"),
+        remote_start_id: Some(1),
+        expires: Some(b.now + Duration::from_secs(120)),
+    });
+    assert_eq!(
+        b.tracker.next_deadline(),
+        Some(b.now + Duration::from_secs(120))
+    );
+    b.now += Duration::from_secs(121);
+    assert!(b.update().is_empty());
+    let started = one(b.plug(true));
+    assert_eq!(
+        started.id_token.map(|t| t.kind),
+        Some(IdTokenType::NoAuthorization)
+    );
+}
+
+#[test]
+fn energy_transfer_points_follow_the_power_flow() {
+    let mut b = Bench::new(TxSettings {
+        start_points: vec![TxPoint::EnergyTransfer],
+        stop_points: vec![TxPoint::EnergyTransfer],
+        ..TxSettings::default()
+    });
+    assert!(b.plug(true).is_empty());
+    let started = one(b.power(3000.0));
+    assert_eq!(started.trigger_reason, R::ChargingStateChanged);
+    let ended = one(b.power(0.0));
+    assert_eq!(
+        ended.transaction_info.stopped_reason,
+        Some(Reason::StoppedByEV)
+    );
+}
+
+#[test]
+fn tx_points_parse_and_reject_unknown_values() {
+    assert_eq!(
+        TxPoint::parse_list("EVConnected, Authorized"),
+        Ok(vec![TxPoint::EVConnected, TxPoint::Authorized])
+    );
+    assert!(TxPoint::parse_list("Sometimes").is_err());
+}
