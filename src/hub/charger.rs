@@ -7,10 +7,11 @@ use std::time::Instant;
 use crate::device::{DeviceEvent, RawValue};
 use crate::mapping::{OcppName, Template, Value};
 use crate::ocpp::link::ConnectParams;
-use crate::ocpp::messages::ConnectorStatus;
-use crate::station::Station;
+use crate::ocpp::messages::{ConnectorStatus, Measurand};
+use crate::station::evse::{EvseInputs, Sample};
+use crate::station::{DeviceCommand, Station};
 
-use super::DevicePlan;
+use super::{DevicePlan, Workers};
 
 /// A device, its decoded readings and its virtual station.
 pub struct Charger {
@@ -22,7 +23,6 @@ pub struct Charger {
     pub(super) values: Vec<Option<(Value, Instant)>>,
     /// Why the device last failed, for operators.
     pub(super) last_error: Option<String>,
-    status_var: Option<usize>,
     /// How the device is reached, as handed to its worker.
     pub plan: DevicePlan,
     pub station: Station,
@@ -38,16 +38,12 @@ impl Charger {
         station: Station,
         connect: ConnectParams,
     ) -> Self {
-        let status_var = template
-            .variable(&OcppName::ConnectorStatus)
-            .map(|(i, _)| i);
         Charger {
             values: vec![None; template.variables.len()],
             name,
             template,
             online: None,
             last_error: None,
-            status_var,
             plan,
             station,
             connect,
@@ -99,20 +95,39 @@ impl Charger {
         }
     }
 
-    /// Tells the station what its connector status is now.
-    pub fn sync_connector_status(&mut self) {
-        let status = match self.online {
-            None => None,
-            // The charger cannot be used while we cannot talk to it.
-            Some(false) => Some(ConnectorStatus::Unavailable),
-            Some(true) => match self.status_var {
-                None => Some(ConnectorStatus::Available),
-                Some(i) => match self.values.get(i) {
-                    Some(Some((Value::Text(text), _))) => ConnectorStatus::parse(text),
-                    _ => None,
-                },
-            },
+    /// Carries out a station's device command through the template's control variables.
+    pub fn command(&mut self, command: DeviceCommand, _workers: &Workers) {
+        log::warn!(
+            "{}: {command:?}: the template maps no control variable for it",
+            self.name
+        );
+    }
+
+    /// What the device readings say about the EVSE, in the station's terms.
+    pub fn evse_inputs(&self) -> EvseInputs {
+        let mut inputs = EvseInputs {
+            online: self.online,
+            ..EvseInputs::default()
         };
-        self.station.set_connector_status(0, status);
+        for (var, slot) in self.template.variables.iter().zip(&self.values) {
+            let Some((value, _)) = slot else { continue };
+            match (&var.ocpp_name, value) {
+                (OcppName::ConnectorStatus, Value::Text(text)) => {
+                    inputs.connector_status = ConnectorStatus::parse(text);
+                }
+                (OcppName::Measurand(name), Value::Number(number)) => {
+                    if let Some(measurand) = Measurand::parse(name) {
+                        inputs.samples.push(Sample {
+                            measurand,
+                            phase: None,
+                            value: *number,
+                            unit: var.unit.clone(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        inputs
     }
 }

@@ -130,15 +130,21 @@ impl Hub {
                 log::info!("{}: connected to the CSMS", station.ocpp_id());
                 station.connected(now);
             }
-            LinkEvent::ConnectFailed { error, .. } => {
+            LinkEvent::ConnectFailed { error, auth, .. } => {
                 log::warn!("{}: cannot connect to the CSMS: {error}", station.ocpp_id());
-                station.link_down(now);
+                if auth {
+                    station.auth_failed(now, SystemTime::now(), &error);
+                } else {
+                    station.link_down(now);
+                }
             }
             LinkEvent::Closed { reason, .. } => {
                 log::warn!("{}: CSMS link closed: {reason}", station.ocpp_id());
                 station.link_down(now);
             }
-            LinkEvent::Received { text, .. } => station.received(now, &text, &mut self.effects),
+            LinkEvent::Received { text, .. } => {
+                station.received(now, SystemTime::now(), &text, &mut self.effects)
+            }
         }
         self.drive(key);
     }
@@ -149,7 +155,8 @@ impl Hub {
             return;
         };
         let now = Instant::now();
-        charger.sync_connector_status();
+        let inputs = charger.evse_inputs();
+        charger.station.set_inputs(0, inputs);
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
@@ -159,10 +166,15 @@ impl Hub {
                     link: LinkId(key),
                     params: charger.connect.clone(),
                 },
+                Effect::Disconnect => LinkCmd::Close { link: LinkId(key) },
                 Effect::Send(text) => LinkCmd::Send {
                     link: LinkId(key),
                     text,
                 },
+                Effect::Device(command) => {
+                    charger.command(command, &self.workers);
+                    continue;
+                }
             };
             match self.link.send(cmd) {
                 Ok(()) => {}

@@ -10,12 +10,18 @@ use crate::config::{Config, Connection, DeviceConfig};
 use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd};
 use crate::mapping::Template;
 use crate::ocpp::link::ConnectParams;
-use crate::station::{Backoff, StationSettings};
+use crate::station::transaction::TxSettings;
+use crate::station::{Backoff, Capabilities, Retry, StationSettings};
 
 /// Limit for each blocking step of opening a CSMS link.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Slow-class variables are read once every this many polls.
 const SLOW_POLL_FACTOR: u32 = 10;
+/// MessageAttemptsTransactionEvent and MessageAttemptIntervalTransactionEvent defaults.
+const TX_MESSAGE_RETRY: Retry = Retry {
+    attempts: 3,
+    interval: Duration::from_secs(60),
+};
 
 /// How the hub reaches one device.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +147,9 @@ fn station_settings(
             random_range: csms.reconnect_random_range,
             repeat_times: csms.max_reconnect_attempts,
         },
-        connectors: 1,
+        evses: 1,
+        tx: TxSettings::default(),
+        retry: TX_MESSAGE_RETRY,
+        capabilities: Capabilities::default(),
     }
 }
