@@ -10,6 +10,7 @@ use crate::config::{Config, Connection, DeviceConfig};
 use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd};
 use crate::mapping::Template;
 use crate::ocpp::link::ConnectParams;
+use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
 use crate::station::{Backoff, Capabilities, Retry, StationSettings};
 
@@ -17,6 +18,8 @@ use crate::station::{Backoff, Capabilities, Retry, StationSettings};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Slow-class variables are read once every this many polls.
 const SLOW_POLL_FACTOR: u32 = 10;
+/// AlignedDataCtrlr.Interval default: quarter-hour readings, as metering usually wants.
+const ALIGNED_INTERVAL: Duration = Duration::from_secs(900);
 /// MessageAttemptsTransactionEvent and MessageAttemptIntervalTransactionEvent defaults.
 const TX_MESSAGE_RETRY: Retry = Retry {
     attempts: 3,
@@ -149,6 +152,8 @@ fn station_settings(
         },
         evses: 1,
         tx: TxSettings::default(),
+        aligned_interval: ALIGNED_INTERVAL,
+        aligned_measurands: vec![Measurand::EnergyActiveImportRegister],
         retry: TX_MESSAGE_RETRY,
         capabilities: Capabilities::default(),
     }

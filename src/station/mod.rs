@@ -14,11 +14,12 @@ mod queue;
 pub mod transaction;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
-    BootReason, ConnectorStatus, Reason, TransactionEventRequest, TriggerReason,
+    Action, BootReason, ConnectorStatus, Measurand, MeterValues, MeterValuesRequest,
+    ReadingContext, Reason, TransactionEventRequest, TriggerReason,
 };
 use crate::util::rng::Rng;
 
@@ -58,6 +59,9 @@ pub struct StationSettings {
     /// EVSEs, one connector each, numbered from 1.
     pub evses: usize,
     pub tx: TxSettings,
+    /// AlignedDataCtrlr.Interval (zero: off) and AlignedDataCtrlr.Measurands.
+    pub aligned_interval: Duration,
+    pub aligned_measurands: Vec<Measurand>,
     /// Retries of transaction-related messages.
     pub retry: Retry,
     pub capabilities: Capabilities,
@@ -149,6 +153,8 @@ pub struct Station {
     /// Non-transaction messages to send once (triggered messages, security events).
     extra: VecDeque<(&'static str, serde_json::Value)>,
     reset: Option<PendingReset>,
+    /// The next clock-aligned sample.
+    next_clock: Option<Instant>,
 }
 
 impl Station {
@@ -175,6 +181,7 @@ impl Station {
             queue: TxQueue::default(),
             extra: VecDeque::new(),
             reset: None,
+            next_clock: None,
         }
     }
 
@@ -311,6 +318,7 @@ impl Station {
     /// next CALL.
     pub fn pump(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
         self.update_transactions(now, wall, out);
+        self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
@@ -369,7 +377,12 @@ impl Station {
 
     /// When `pump` next has something to do, if ever without new input.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let tx = self.evses.iter().filter_map(|e| e.tx.next_deadline()).min();
+        let tx = self
+            .evses
+            .iter()
+            .filter_map(|e| e.tx.next_deadline())
+            .chain(self.next_clock)
+            .min();
         let link = match self.link {
             Link::Down { retry_at } => Some(retry_at),
             Link::Connecting | Link::Resetting => None,
@@ -453,6 +466,58 @@ impl Station {
             }
         }
         self.queue_transaction_events(events);
+    }
+
+    /// J01: at each multiple of AlignedDataCtrlr.Interval since midnight UTC, a Sample.Clock
+    /// reading of every EVSE: inside its transaction if one runs, else as MeterValues.
+    fn sample_clock(&mut self, now: Instant, wall: SystemTime) {
+        let interval = self.settings.aligned_interval.as_secs();
+        if interval == 0 {
+            self.next_clock = None;
+            return;
+        }
+        if self.next_clock.is_some_and(|at| at <= now) {
+            let mut events = Vec::new();
+            let offline = self.link != Link::Up;
+            for (index, evse) in self.evses.iter_mut().enumerate() {
+                let ctx = TxContext {
+                    now,
+                    wall,
+                    evse_id: index as i32 + 1,
+                    settings: &self.settings.tx,
+                    inputs: &evse.inputs,
+                    offline,
+                };
+                if evse
+                    .tx
+                    .clock(&ctx, &self.settings.aligned_measurands, &mut events)
+                {
+                    continue;
+                }
+                let Some(value) = meter::meter_value(
+                    &evse.inputs,
+                    &self.settings.aligned_measurands,
+                    ReadingContext::SampleClock,
+                    wall,
+                ) else {
+                    continue;
+                };
+                let request = MeterValuesRequest {
+                    evse_id: index as i32 + 1,
+                    meter_value: vec![value],
+                };
+                if let Ok(payload) = serde_json::to_value(request) {
+                    self.extra.push_back((MeterValues::NAME, payload));
+                }
+            }
+            self.queue_transaction_events(events);
+            self.next_clock = None;
+        }
+        if self.next_clock.is_none() {
+            let since_epoch = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
+            let into = Duration::new(since_epoch.as_secs() % interval, since_epoch.subsec_nanos());
+            self.next_clock = Some(now + (Duration::from_secs(interval) - into));
+        }
     }
 
     fn queue_transaction_events(&mut self, events: Vec<TransactionEventRequest>) {

@@ -2,9 +2,10 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::evse::EvseInputs;
+use super::evse::{EvseInputs, Sample};
 use super::transaction::TxSettings;
 use super::*;
+use crate::ocpp::messages::Measurand;
 
 fn settings() -> StationSettings {
     StationSettings {
@@ -25,6 +26,8 @@ fn settings() -> StationSettings {
             updated_interval: Duration::ZERO,
             ..TxSettings::default()
         },
+        aligned_interval: Duration::ZERO,
+        aligned_measurands: vec![Measurand::EnergyActiveImportRegister],
         retry: Retry {
             attempts: 3,
             interval: Duration::from_secs(60),
@@ -544,5 +547,47 @@ fn a_refused_transaction_message_is_retried_then_dropped() {
         h.st.queued_messages(),
         0,
         "dropped after MessageAttemptsTransactionEvent"
+    );
+}
+
+#[test]
+fn j01_clock_aligned_values_outside_and_inside_a_transaction() {
+    let mut h = capable();
+    h.st.settings.aligned_interval = Duration::from_secs(900);
+    h.st.heartbeat_interval = Duration::from_secs(86_400);
+    let energy = |connected| EvseInputs {
+        online: Some(true),
+        vehicle_connected: Some(connected),
+        samples: vec![Sample {
+            measurand: Measurand::EnergyActiveImportRegister,
+            phase: None,
+            value: 42.0,
+            unit: Some("Wh".into()),
+        }],
+        ..Default::default()
+    };
+    h.st.set_inputs(0, energy(false));
+    assert!(h.pump().is_empty());
+    // wall() (1_764_000_000 s) is on a 900 s boundary: the next one is a full interval away.
+    let next = h.st.next_deadline().unwrap();
+    assert_eq!(next, h.now + Duration::from_secs(900));
+    h.now = next;
+    let (id, mv) = h.expect_call("MeterValues");
+    assert_eq!(
+        mv["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Clock"
+    );
+    h.receive(json!([3, id, {}]));
+    h.st.set_inputs(0, energy(true));
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    h.now += Duration::from_secs(900);
+    let (_, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["triggerReason"], "MeterValueClock");
+    assert_eq!(
+        event["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Clock"
     );
 }

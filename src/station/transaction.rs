@@ -391,6 +391,25 @@ impl TxTracker {
         self.tx = None;
     }
 
+    /// J01: clock-aligned values go into the running transaction; false when none runs.
+    pub fn clock(
+        &mut self,
+        ctx: &TxContext<'_>,
+        measurands: &[Measurand],
+        out: &mut Vec<TransactionEventRequest>,
+    ) -> bool {
+        if self.tx.is_none() {
+            return false;
+        }
+        out.extend(self.event(
+            ctx,
+            TransactionEventType::Updated,
+            TriggerReason::MeterValueClock,
+            Some((measurands, ReadingContext::SampleClock)),
+        ));
+        true
+    }
+
     /// F06: a TransactionEvent the CSMS asked for with TriggerMessage.
     pub fn trigger(&mut self, ctx: &TxContext<'_>, out: &mut Vec<TransactionEventRequest>) {
         let measurands = ctx.settings.updated_measurands.clone();
