@@ -25,6 +25,10 @@ pub(super) enum Call {
     Queued,
     /// The front of the one-off message list (triggered messages, security events).
     Extra,
+    /// Authorize for the token waiting at EVSE `index`.
+    Authorize {
+        index: usize,
+    },
 }
 
 impl Call {
@@ -35,6 +39,7 @@ impl Call {
             Call::Status { .. } => StatusNotification::NAME,
             Call::Queued => "a queued transaction message",
             Call::Extra => "a triggered message",
+            Call::Authorize { .. } => "Authorize",
         }
     }
 }
@@ -78,7 +83,7 @@ pub(super) fn build(
                 connector_id: 1,
             },
         ),
-        Call::Queued | Call::Extra => Err(PayloadError {
+        Call::Queued | Call::Extra | Call::Authorize { .. } => Err(PayloadError {
             action: "queued",
             path: ".".into(),
             message: "queued messages carry their own payload".into(),

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::authorize::PendingAuth;
 use super::transaction::{Authorization, TxContext};
 use super::{DeviceCommand, Effect, PendingReset, Registration, Station};
 use crate::ocpp::frame::{ErrorCode, Frame};
@@ -100,15 +101,24 @@ impl Station {
             return rejected("EVSE unavailable");
         }
         let transaction_id = evse.tx.transaction().map(|t| t.id.clone());
-        evse.tx.authorize(Authorization {
-            id_token: req.id_token,
-            remote_start_id: Some(req.remote_start_id),
-            expires: Some(now + self.settings.tx.ev_connection_timeout),
-        });
-        out.push(Effect::Device(DeviceCommand::Charging {
-            evse: index,
-            start: true,
-        }));
+        if self.settings.tx.authorize_remote_start {
+            // C: the token is checked first; charging is enabled once it is accepted.
+            evse.authorizing = Some(PendingAuth {
+                token: req.id_token,
+                remote_start_id: Some(req.remote_start_id),
+                sent: false,
+            });
+        } else {
+            evse.tx.authorize(Authorization {
+                id_token: req.id_token,
+                remote_start_id: Some(req.remote_start_id),
+                expires: Some(now + self.settings.tx.ev_connection_timeout),
+            });
+            out.push(Effect::Device(DeviceCommand::Charging {
+                evse: index,
+                start: true,
+            }));
+        }
         encode(&RequestStartTransactionResponse {
             status: RequestStartStopStatus::Accepted,
             status_info: None,

@@ -5,6 +5,8 @@
 //! The hub owns one per device and does all I/O; everything here is deterministic given `now`
 //! and a seeded RNG.
 
+mod answers;
+mod authorize;
 mod backoff;
 mod calls;
 pub mod evse;
@@ -123,6 +125,9 @@ struct Evse {
     inoperative: bool,
     /// ChangeAvailability that waits for the running transaction to end.
     scheduled_inoperative: Option<bool>,
+    /// The token the reader showed last, so each presentation is acted on once.
+    presented: Option<String>,
+    authorizing: Option<authorize::PendingAuth>,
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -285,7 +290,7 @@ impl Station {
                 payload,
             }) => self.incoming_call(now, wall, id, &action, &payload, out),
             Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
-                Some(call) => self.call_succeeded(now, wall, call, payload),
+                Some(call) => self.call_succeeded(now, wall, call, payload, out),
                 None => log::warn!("{}: CALLRESULT for unknown id {id}", self.ocpp_id()),
             },
             Ok(Frame::CallError {
@@ -317,6 +322,7 @@ impl Station {
     /// Emits everything that is due at `now`: transaction events, connecting, timeouts, the
     /// next CALL.
     pub fn pump(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
+        self.check_presented_tokens();
         self.update_transactions(now, wall, out);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
@@ -354,6 +360,15 @@ impl Station {
                 action: action.to_string(),
                 payload: payload.clone(),
             }),
+            Call::Authorize { index } => match self.authorize_frame(index, &id) {
+                Some(Ok(frame)) => Some(frame),
+                Some(Err(e)) => {
+                    log::error!("{}: cannot build Authorize: {e}", self.ocpp_id());
+                    self.authorize_failed(index);
+                    None
+                }
+                None => None,
+            },
             _ => match calls::build(call, &id, &self.settings, self.boot_reason, wall) {
                 Ok(frame) => Some(frame),
                 Err(e) => {
@@ -406,6 +421,7 @@ impl Station {
             || !self.extra.is_empty()
             || self.heartbeat_due
             || self.status_to_send().is_some()
+            || self.next_authorize().is_some()
     }
 
     fn next_call(&self, now: Instant) -> Option<Call> {
@@ -417,6 +433,9 @@ impl Station {
         }
         if let Some((index, status)) = self.status_to_send() {
             return Some(Call::Status { index, status });
+        }
+        if let Some(index) = self.next_authorize() {
+            return Some(Call::Authorize { index });
         }
         if !self.extra.is_empty() {
             return Some(Call::Extra);
@@ -538,93 +557,6 @@ impl Station {
         match &self.outstanding {
             Some(o) if o.id == id => self.outstanding.take().map(|o| o.call),
             _ => None,
-        }
-    }
-
-    fn call_succeeded(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        call: Call,
-        payload: serde_json::Value,
-    ) {
-        match call {
-            Call::Boot => match calls::boot_response(&payload) {
-                Ok((registration, interval)) => self.registered(now, wall, registration, interval),
-                Err(e) => {
-                    log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
-                    self.call_failed(now, call);
-                }
-            },
-            Call::Status { index, status } => {
-                if let Some(e) = self.evses.get_mut(index) {
-                    e.reported = Some(status);
-                }
-            }
-            Call::Queued => self.queue.delivered(),
-            Call::Extra => {
-                self.extra.pop_front();
-            }
-            Call::Heartbeat => {}
-        }
-    }
-
-    fn registered(
-        &mut self,
-        now: Instant,
-        wall: SystemTime,
-        registration: Registration,
-        interval: Duration,
-    ) {
-        log::info!("{}: BootNotification {registration:?}", self.ocpp_id());
-        self.registration = registration;
-        if registration == Registration::Accepted {
-            if !interval.is_zero() {
-                self.heartbeat_interval = interval;
-            }
-            // B01: after boot the CSMS learns every connector's status.
-            for e in &mut self.evses {
-                e.reported = None;
-            }
-            let event = match self.boot_reason {
-                BootReason::PowerUp => "StartupOfTheDevice",
-                _ => "ResetOrReboot",
-            };
-            self.security_event(event, wall, None);
-        } else {
-            let wait = if interval.is_zero() {
-                self.settings.backoff.wait_minimum
-            } else {
-                interval
-            };
-            self.boot_at = now + wait;
-        }
-    }
-
-    fn call_failed(&mut self, now: Instant, call: Call) {
-        match call {
-            Call::Boot => self.boot_at = now + self.settings.backoff.wait_minimum,
-            // The CSMS refused it; sending the same status again would be refused again.
-            Call::Status { index, status } => {
-                if let Some(e) = self.evses.get_mut(index) {
-                    e.reported = Some(status);
-                }
-            }
-            Call::Queued => {
-                if let Some(dropped) = self.queue.failed(now, self.settings.retry) {
-                    log::error!(
-                        "{}: {} dropped after {} attempts: {}",
-                        self.ocpp_id(),
-                        dropped.action,
-                        dropped.attempts,
-                        dropped.payload
-                    );
-                }
-            }
-            Call::Extra => {
-                self.extra.pop_front();
-            }
-            Call::Heartbeat => {}
         }
     }
 

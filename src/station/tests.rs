@@ -591,3 +591,110 @@ fn j01_clock_aligned_values_outside_and_inside_a_transaction() {
         "Sample.Clock"
     );
 }
+
+fn token_at_reader(h: &mut Harness, token: Option<&str>, connected: bool) {
+    h.st.set_inputs(
+        0,
+        EvseInputs {
+            online: Some(true),
+            vehicle_connected: Some(connected),
+            id_token: token.map(String::from),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn c01_a_token_at_the_reader_is_authorized_before_charging_is_enabled() {
+    let mut h = capable();
+    token_at_reader(&mut h, Some("CARD1"), false);
+    let out = h.pump();
+    let [Effect::Send(text)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let v: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        (v[2].as_str(), v[3]["idToken"]["idToken"].as_str()),
+        (Some("Authorize"), Some("CARD1"))
+    );
+    let out = h.receive(json!([3, v[1], {"idTokenInfo": {"status": "Accepted"}}]));
+    assert_eq!(
+        out,
+        vec![Effect::Device(DeviceCommand::Charging {
+            evse: 0,
+            start: true
+        })]
+    );
+    token_at_reader(&mut h, Some("CARD1"), true);
+    let (id, started) = h.expect_call("TransactionEvent");
+    assert_eq!(started["idToken"]["idToken"], "CARD1");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    // The card leaves the reader, then is shown again: that stops the transaction.
+    token_at_reader(&mut h, None, true);
+    assert!(h.pump().is_empty());
+    token_at_reader(&mut h, Some("CARD1"), true);
+    let (_, ended) = h.expect_call("TransactionEvent");
+    assert_eq!(ended["triggerReason"], "StopAuthorized");
+    assert_eq!(ended["transactionInfo"]["stoppedReason"], "Local");
+}
+
+#[test]
+fn c01_a_refused_token_does_not_enable_charging() {
+    let mut h = capable();
+    token_at_reader(&mut h, Some("BAD"), false);
+    let (id, _) = h.expect_call("Authorize");
+    let mut out = Vec::new();
+    h.st.received(
+        h.now,
+        wall(),
+        &json!([3, id, {"idTokenInfo": {"status": "Blocked"}}]).to_string(),
+        &mut out,
+    );
+    assert!(
+        !out.iter().any(|e| matches!(e, Effect::Device(_))),
+        "{out:?}"
+    );
+    token_at_reader(&mut h, Some("BAD"), true);
+    let (_, started) = h.expect_call("TransactionEvent");
+    assert!(started.get("idToken").is_none() || started["idToken"]["idToken"] != "BAD");
+}
+
+#[test]
+fn authorize_remote_start_checks_the_token_first() {
+    let mut h = capable();
+    h.st.settings.tx.authorize_remote_start = true;
+    let (reply, effects) = call(
+        &mut h,
+        "RequestStartTransaction",
+        json!({"remoteStartId": 3, "idToken": {"idToken": "R1", "type": "Central"}}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Device(_))),
+        "{effects:?}"
+    );
+    let authorize = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("\"Authorize\"") => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Authorize sent in the same turn");
+    let v: Value = serde_json::from_str(&authorize).unwrap();
+    let mut out = Vec::new();
+    h.st.received(
+        h.now,
+        wall(),
+        &json!([3, v[1], {"idTokenInfo": {"status": "Accepted"}}]).to_string(),
+        &mut out,
+    );
+    assert!(out.contains(&Effect::Device(DeviceCommand::Charging {
+        evse: 0,
+        start: true
+    })));
+    plugged(&mut h, true);
+    let (_, started) = h.expect_call("TransactionEvent");
+    assert_eq!(started["transactionInfo"]["remoteStartId"], 3);
+}

@@ -52,6 +52,8 @@ pub struct TxSettings {
     pub stop_points: Vec<TxPoint>,
     /// AuthCtrlr.Enabled: false lets charging start without a token.
     pub auth_enabled: bool,
+    /// AuthCtrlr.AuthorizeRemoteStart: remote starts are checked with Authorize first.
+    pub authorize_remote_start: bool,
     /// TxCtrlr.EVConnectionTimeOut: how long an authorization waits for the cable.
     pub ev_connection_timeout: Duration,
     /// SampledDataCtrlr.TxUpdatedInterval; zero sends no periodic samples.
@@ -67,6 +69,7 @@ impl Default for TxSettings {
             start_points: vec![TxPoint::EVConnected],
             stop_points: vec![TxPoint::EVConnected],
             auth_enabled: false,
+            authorize_remote_start: false,
             ev_connection_timeout: Duration::from_secs(120),
             updated_interval: Duration::from_secs(60),
             started_measurands: vec![Measurand::EnergyActiveImportRegister],
@@ -141,6 +144,11 @@ impl TxTracker {
     /// The running transaction, if any.
     pub fn transaction(&self) -> Option<&Tx> {
         self.tx.as_ref()
+    }
+
+    /// The token the EVSE is authorized with, if any.
+    pub fn authorized_token(&self) -> Option<&str> {
+        self.auth.as_ref().map(|a| a.id_token.id_token.as_str())
     }
 
     /// The EVSE is authorized (remote start or an accepted local token).
