@@ -12,8 +12,10 @@ pub use super::types::{
     BootReason, ChargingStation, ConnectorStatus, RegistrationStatus, StatusInfo,
 };
 
+mod device_model;
 mod provisioning;
 
+pub use device_model::*;
 pub use provisioning::*;
 
 /// One OCPP action: its wire name and the payload types of its CALL and CALLRESULT.
