@@ -6,6 +6,7 @@
 
 mod backoff;
 mod calls;
+pub mod device_model;
 
 use std::time::{Duration, Instant, SystemTime};
 
