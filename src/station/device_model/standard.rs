@@ -20,7 +20,7 @@ pub struct DeviceModelInit {
     pub model: String,
     /// SecurityCtrlr.OrganizationName.
     pub organization_name: String,
-    /// EVSEs, one connector each, numbered from 1.
+    /// EVSEs, one connector each, numbered from 1 (at least one is built).
     pub evse_count: usize,
     /// Connector.ConnectorType (`ConnectorEnumType` spelling, e.g. `cType2` for a fixed cable).
     pub connector_type: String,
