@@ -129,6 +129,149 @@ impl ChargingStation {
     }
 }
 
+wire_enum! {
+    /// Which attribute of a variable (`AttributeEnumType`); absent on the wire means `Actual`.
+    pub enum Attribute {
+        /// The value in effect now.
+        Actual,
+        /// The value being moved towards.
+        Target,
+        /// The lowest value that may be set.
+        MinSet,
+        /// The highest value that may be set.
+        MaxSet,
+    }
+}
+
+wire_enum! {
+    /// The outcome of reading one variable (`GetVariableStatusEnumType`).
+    pub enum GetVariableStatus {
+        /// Read; the value is in the result.
+        Accepted,
+        /// Not read, e.g. the variable is write-only.
+        Rejected,
+        /// No such component.
+        UnknownComponent,
+        /// The component has no such variable.
+        UnknownVariable,
+        /// The variable has no such attribute.
+        NotSupportedAttributeType,
+    }
+}
+
+wire_enum! {
+    /// The outcome of writing one variable (`SetVariableStatusEnumType`).
+    pub enum SetVariableStatus {
+        /// Written and in effect.
+        Accepted,
+        /// Not written: read-only, out of range or not a valid value.
+        Rejected,
+        /// No such component.
+        UnknownComponent,
+        /// The component has no such variable.
+        UnknownVariable,
+        /// The variable has no such attribute.
+        NotSupportedAttributeType,
+        /// Written; takes effect after the next reboot.
+        RebootRequired,
+    }
+}
+
+wire_enum! {
+    /// Who may read and write an attribute (`MutabilityEnumType`).
+    pub enum Mutability {
+        /// The CSMS may only read it.
+        ReadOnly,
+        /// The CSMS may only write it (secrets).
+        WriteOnly,
+        /// The CSMS may read and write it.
+        ReadWrite,
+    }
+}
+
+wire_enum! {
+    /// How a variable's value is spelled (`DataEnumType`); the spec spells some variants in
+    /// lower case, and the wire name is the variant name.
+    #[allow(non_camel_case_types)]
+    pub enum DataType {
+        /// Free text.
+        string,
+        /// A decimal number.
+        decimal,
+        /// A whole number.
+        integer,
+        /// An RFC 3339 timestamp.
+        dateTime,
+        /// `true` or `false`.
+        boolean,
+        /// Exactly one entry of `valuesList`.
+        OptionList,
+        /// An ordered comma-separated subset of `valuesList`.
+        SequenceList,
+        /// An unordered comma-separated subset of `valuesList`.
+        MemberList,
+    }
+}
+
+wire_enum! {
+    /// Which predefined report GetBaseReport asks for (`ReportBaseEnumType`).
+    pub enum ReportBase {
+        /// Every variable the CSMS may write.
+        ConfigurationInventory,
+        /// Every variable.
+        FullInventory,
+        /// Availability and problems of every component.
+        SummaryInventory,
+    }
+}
+
+wire_enum! {
+    /// A component filter of GetReport (`ComponentCriterionEnumType`).
+    pub enum ComponentCriterion {
+        /// Components whose `Active` variable is true.
+        Active,
+        /// Components whose `Available` variable is true.
+        Available,
+        /// Components whose `Enabled` variable is true.
+        Enabled,
+        /// Components whose `Problem` variable is true.
+        Problem,
+    }
+}
+
+wire_enum! {
+    /// The answer to GetBaseReport and GetReport (`GenericDeviceModelStatusEnumType`).
+    pub enum GenericDeviceModelStatus {
+        /// The report follows in NotifyReport messages.
+        Accepted,
+        /// The station will not send the report.
+        Rejected,
+        /// The station does not support this kind of report.
+        NotSupported,
+        /// Nothing matched the request.
+        EmptyResultSet,
+    }
+}
+
+wire_enum! {
+    /// An event that starts or stops a transaction (values of `TxCtrlr.TxStartPoint` and
+    /// `TxCtrlr.TxStopPoint`).
+    pub enum TxPoint {
+        /// A vehicle occupies the parking bay.
+        ParkingBayOccupancy,
+        /// The EV is connected.
+        EVConnected,
+        /// The driver is authorized.
+        Authorized,
+        /// Signed meter data was received.
+        DataSigned,
+        /// The power relay closed.
+        PowerPathClosed,
+        /// Energy is flowing.
+        EnergyTransfer,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

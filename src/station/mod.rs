@@ -9,6 +9,7 @@ mod answers;
 mod authorize;
 mod backoff;
 mod calls;
+pub mod device_model;
 pub mod evse;
 mod handlers;
 mod meter;

@@ -15,6 +15,7 @@ pub use super::types::{
 mod authorization;
 mod availability;
 mod data_transfer;
+mod device_model;
 mod events;
 mod meter_values;
 mod provisioning;
@@ -25,6 +26,7 @@ mod transactions;
 pub use authorization::*;
 pub use availability::*;
 pub use data_transfer::*;
+pub use device_model::*;
 pub use events::*;
 pub use meter_values::*;
 pub use provisioning::*;

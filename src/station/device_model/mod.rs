@@ -1,0 +1,360 @@
+//! The OCPP 2.0.1 device model of one virtual charging station: its components, variables and
+//! their attributes, read and written by the CSMS (GetVariables, SetVariables), reported
+//! (GetBaseReport, GetReport → NotifyReport) and kept across restarts.
+//!
+//! Pure: no threads, no sockets; the only file I/O is in [`read_store`] and [`write_store`].
+//! Variables the template maps to the device come in through [`ExternalVariables`] and behave
+//! like built-in ones.
+
+mod access;
+mod getters;
+mod report;
+mod standard;
+mod store;
+mod value;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::ocpp::messages::{
+    Attribute, Component, ConnectorStatus, DataType, Evse, Mutability, Variable,
+    VariableCharacteristics,
+};
+
+pub use getters::Limited;
+pub use report::notify_report_pages;
+pub use standard::DeviceModelInit;
+pub use store::{read_store, write_store, StoreError, STORE_FILE};
+
+/// A standard variable the station reads through a typed getter of [`DeviceModel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Setting {
+    /// OCPPCommCtrlr.HeartbeatInterval.
+    HeartbeatInterval,
+    /// OCPPCommCtrlr.MessageTimeout[Default].
+    MessageTimeout,
+    /// OCPPCommCtrlr.MessageAttempts[TransactionEvent].
+    MessageAttemptsTransactionEvent,
+    /// OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent].
+    MessageAttemptIntervalTransactionEvent,
+    /// OCPPCommCtrlr.OfflineThreshold.
+    OfflineThreshold,
+    /// OCPPCommCtrlr.ResetRetries.
+    ResetRetries,
+    /// OCPPCommCtrlr.RetryBackOffRandomRange.
+    RetryBackOffRandomRange,
+    /// OCPPCommCtrlr.RetryBackOffRepeatTimes.
+    RetryBackOffRepeatTimes,
+    /// OCPPCommCtrlr.RetryBackOffWaitMinimum.
+    RetryBackOffWaitMinimum,
+    /// OCPPCommCtrlr.WebSocketPingInterval.
+    WebSocketPingInterval,
+    /// OCPPCommCtrlr.NetworkConfigurationPriority.
+    NetworkConfigurationPriority,
+    /// OCPPCommCtrlr.NetworkProfileConnectionAttempts.
+    NetworkProfileConnectionAttempts,
+    /// OCPPCommCtrlr.UnlockOnEVSideDisconnect.
+    UnlockOnEVSideDisconnect,
+    /// OCPPCommCtrlr.FileTransferProtocols.
+    FileTransferProtocols,
+    /// TxCtrlr.EVConnectionTimeOut.
+    EVConnectionTimeOut,
+    /// TxCtrlr.StopTxOnEVSideDisconnect.
+    StopTxOnEVSideDisconnect,
+    /// TxCtrlr.StopTxOnInvalidId.
+    StopTxOnInvalidId,
+    /// TxCtrlr.TxStartPoint.
+    TxStartPoint,
+    /// TxCtrlr.TxStopPoint.
+    TxStopPoint,
+    /// TxCtrlr.MaxEnergyOnInvalidId.
+    MaxEnergyOnInvalidId,
+    /// SampledDataCtrlr.Enabled.
+    SampledDataEnabled,
+    /// SampledDataCtrlr.TxStartedMeasurands.
+    SampledTxStartedMeasurands,
+    /// SampledDataCtrlr.TxUpdatedMeasurands.
+    SampledTxUpdatedMeasurands,
+    /// SampledDataCtrlr.TxUpdatedInterval.
+    SampledTxUpdatedInterval,
+    /// SampledDataCtrlr.TxEndedMeasurands.
+    SampledTxEndedMeasurands,
+    /// SampledDataCtrlr.TxEndedInterval.
+    SampledTxEndedInterval,
+    /// AlignedDataCtrlr.Enabled.
+    AlignedDataEnabled,
+    /// AlignedDataCtrlr.Interval.
+    AlignedDataInterval,
+    /// AlignedDataCtrlr.Measurands.
+    AlignedDataMeasurands,
+    /// AlignedDataCtrlr.TxEndedInterval.
+    AlignedDataTxEndedInterval,
+    /// AlignedDataCtrlr.TxEndedMeasurands.
+    AlignedDataTxEndedMeasurands,
+    /// AuthCtrlr.Enabled.
+    AuthEnabled,
+    /// AuthCtrlr.AuthorizeRemoteStart.
+    AuthorizeRemoteStart,
+    /// AuthCtrlr.LocalAuthorizeOffline.
+    LocalAuthorizeOffline,
+    /// AuthCtrlr.LocalPreAuthorize.
+    LocalPreAuthorize,
+    /// DeviceDataCtrlr.ItemsPerMessage[GetReport].
+    ItemsPerMessageGetReport,
+    /// DeviceDataCtrlr.ItemsPerMessage[GetVariables].
+    ItemsPerMessageGetVariables,
+    /// DeviceDataCtrlr.ItemsPerMessage[SetVariables].
+    ItemsPerMessageSetVariables,
+    /// DeviceDataCtrlr.BytesPerMessage[GetReport].
+    BytesPerMessageGetReport,
+    /// DeviceDataCtrlr.BytesPerMessage[GetVariables].
+    BytesPerMessageGetVariables,
+    /// DeviceDataCtrlr.BytesPerMessage[SetVariables].
+    BytesPerMessageSetVariables,
+    /// SecurityCtrlr.SecurityProfile.
+    SecurityProfile,
+    /// SecurityCtrlr.Identity.
+    Identity,
+    /// SecurityCtrlr.BasicAuthPassword (write-only).
+    BasicAuthPassword,
+    /// SecurityCtrlr.OrganizationName.
+    OrganizationName,
+    /// SecurityCtrlr.CertificateEntries.
+    CertificateEntries,
+}
+
+/// What a SetVariables changed, so the station can react (e.g. re-arm its heartbeat timer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// A standard variable; its new value is behind the matching getter.
+    Setting(Setting),
+    /// A template variable, already written through [`ExternalVariables::set`].
+    External {
+        /// Component name as the template spells it.
+        component: String,
+        /// Variable name as the template spells it.
+        variable: String,
+    },
+}
+
+/// A variable the template maps to the device, as the device model sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalVariable {
+    /// Component name (no instance, no EVSE).
+    pub component: String,
+    /// Variable name.
+    pub variable: String,
+    /// Whether the CSMS may read or write it.
+    pub mutability: Mutability,
+    /// How its value is spelled.
+    pub data_type: DataType,
+    /// Its unit, if it has one.
+    pub unit: Option<String>,
+}
+
+/// The template-mapped variables of a station's device, which the station owns.
+pub trait ExternalVariables {
+    /// Every mapped variable.
+    fn list(&self) -> Vec<ExternalVariable>;
+    /// The current value, if the device has reported one.
+    fn get(&self, component: &str, variable: &str) -> Option<String>;
+    /// Writes a value the model already checked against the data type; `Err` says why the
+    /// device cannot take it.
+    fn set(&mut self, component: &str, variable: &str, value: &str) -> Result<(), String>;
+}
+
+/// A device with no template-mapped variables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoExternal;
+
+impl ExternalVariables for NoExternal {
+    fn list(&self) -> Vec<ExternalVariable> {
+        Vec::new()
+    }
+
+    fn get(&self, _component: &str, _variable: &str) -> Option<String> {
+        None
+    }
+
+    fn set(&mut self, _component: &str, _variable: &str, _value: &str) -> Result<(), String> {
+        Err("no such variable".to_owned())
+    }
+}
+
+/// One attribute of a variable and its value.
+#[derive(Clone)]
+struct Slot {
+    attribute: Attribute,
+    mutability: Mutability,
+    persistent: bool,
+    constant: bool,
+    value: String,
+    /// Set by the CSMS (or restored from the store) rather than from the station's config.
+    changed: bool,
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A write-only value is a secret; it must not reach a log through `{:?}`.
+        let value = match self.mutability {
+            Mutability::WriteOnly => "<write-only>",
+            _ => self.value.as_str(),
+        };
+        f.debug_struct("Slot")
+            .field("attribute", &self.attribute)
+            .field("mutability", &self.mutability)
+            .field("value", &value)
+            .field("changed", &self.changed)
+            .finish()
+    }
+}
+
+/// One variable of one component.
+#[derive(Debug, Clone)]
+struct Entry {
+    component: Component,
+    variable: Variable,
+    characteristics: VariableCharacteristics,
+    /// Actual first; at most four.
+    slots: Vec<Slot>,
+    setting: Option<Setting>,
+    /// A new value takes effect only after a reboot.
+    reboot_required: bool,
+}
+
+impl Entry {
+    fn slot(&self, attribute: Attribute) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.attribute == attribute)
+    }
+
+    fn slot_mut(&mut self, attribute: Attribute) -> Option<&mut Slot> {
+        self.slots.iter_mut().find(|s| s.attribute == attribute)
+    }
+
+    fn actual(&self) -> Option<&str> {
+        self.slot(Attribute::Actual).map(|s| s.value.as_str())
+    }
+}
+
+/// The components and variables of one virtual charging station.
+#[derive(Debug, Clone)]
+pub struct DeviceModel {
+    entries: Vec<Entry>,
+    by_setting: HashMap<Setting, usize>,
+}
+
+impl DeviceModel {
+    /// The standard controllers and the station's EVSEs and connectors, with values from `init`.
+    pub fn new(init: &DeviceModelInit) -> Self {
+        let entries = standard::entries(init);
+        let by_setting = entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.setting.map(|s| (s, i)))
+            .collect();
+        DeviceModel {
+            entries,
+            by_setting,
+        }
+    }
+
+    /// Sets ChargingStation.AvailabilityState (and Problem while Faulted).
+    pub fn set_station_availability(&mut self, status: ConnectorStatus) {
+        self.set_availability("ChargingStation", None, status);
+    }
+
+    /// Sets AvailabilityState (and Problem while Faulted) of EVSE `evse_id` and its connector.
+    pub fn set_evse_availability(&mut self, evse_id: i32, status: ConnectorStatus) {
+        self.set_availability("EVSE", Some((evse_id, None)), status);
+        self.set_availability("Connector", Some((evse_id, Some(1))), status);
+    }
+
+    /// Sets EVSE.Power (the power flowing now, in W) of EVSE `evse_id`.
+    pub fn set_evse_power(&mut self, evse_id: i32, watts: f64) {
+        if !watts.is_finite() {
+            return;
+        }
+        self.set_dynamic("EVSE", Some((evse_id, None)), "Power", watts.to_string());
+    }
+
+    fn set_availability(
+        &mut self,
+        component: &str,
+        evse: Option<(i32, Option<i32>)>,
+        status: ConnectorStatus,
+    ) {
+        self.set_dynamic(component, evse, "AvailabilityState", status.to_string());
+        let problem = status == ConnectorStatus::Faulted;
+        self.set_dynamic(component, evse, "Problem", problem.to_string());
+    }
+
+    /// Replaces the Actual value of a variable the station itself keeps up to date.
+    fn set_dynamic(
+        &mut self,
+        component: &str,
+        evse: Option<(i32, Option<i32>)>,
+        variable: &str,
+        value: String,
+    ) {
+        let evse = evse.map(|(id, connector_id)| Evse { id, connector_id });
+        let slot = self
+            .entries
+            .iter_mut()
+            .find(|e| {
+                e.component.name == component
+                    && e.component.evse == evse
+                    && e.variable.name == variable
+            })
+            .and_then(|e| e.slot_mut(Attribute::Actual));
+        match slot {
+            Some(slot) => slot.value = value,
+            None => log::debug!("device model has no {component}.{variable} for {evse:?}"),
+        }
+    }
+
+    fn entry(&self, setting: Setting) -> Option<&Entry> {
+        self.by_setting
+            .get(&setting)
+            .and_then(|&i| self.entries.get(i))
+    }
+
+    /// The Actual value of a standard variable.
+    fn actual(&self, setting: Setting) -> Option<&str> {
+        self.entry(setting).and_then(Entry::actual)
+    }
+}
+
+/// The first `max` characters of `s`.
+fn truncate(mut s: String, max: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        s.truncate(at);
+    }
+    s
+}
+
+/// Names are case-insensitive on the wire.
+fn same_name(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn same_instance(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => same_name(a, b),
+        _ => false,
+    }
+}
+
+/// Exact addressing, as GetVariables and SetVariables use it.
+fn same_component(want: &Component, have: &Component) -> bool {
+    same_name(&want.name, &have.name)
+        && same_instance(&want.instance, &have.instance)
+        && want.evse == have.evse
+}
+
+fn same_variable(want: &Variable, have: &Variable) -> bool {
+    same_name(&want.name, &have.name) && same_instance(&want.instance, &have.instance)
+}
+
+#[cfg(test)]
+mod tests;
