@@ -1,9 +1,10 @@
 //! `wss://` for the simulator: rustls server settings, and the handshake done before the
 //! WebSocket upgrade so a refused certificate is recorded as such.
 
-use std::io;
-use std::net::TcpStream;
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -11,6 +12,11 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::SimTls;
+
+/// How long a refused client gets to finish sending before its socket closes.
+const LINGER: Duration = Duration::from_secs(1);
+/// How much of a refused client's data is read and dropped at most.
+const LINGER_BYTES: usize = 64 * 1024;
 
 /// A TLS session over an accepted socket.
 pub(super) type TlsStream = StreamOwned<ServerConnection, TcpStream>;
@@ -66,14 +72,37 @@ pub(super) fn handshake(
     let conn = ServerConnection::new(Arc::clone(config))
         .map_err(|e| format!("TLS session could not start: {e}"))?;
     let mut stream = StreamOwned::new(conn, socket);
-    stream
-        .conn
-        .complete_io(&mut stream.sock)
-        .map_err(|e| format!("TLS handshake failed: {e}"))?;
-    if stream.conn.is_handshaking() {
-        return Err("TLS handshake failed: the client stopped half-way".to_owned());
+    let result = match stream.conn.complete_io(&mut stream.sock) {
+        Err(e) => Err(format!("TLS handshake failed: {e}")),
+        Ok(_) if stream.conn.is_handshaking() => {
+            Err("TLS handshake failed: the client stopped half-way".to_owned())
+        }
+        Ok(_) => Ok(()),
+    };
+    match result {
+        Ok(()) => Ok(stream),
+        Err(reason) => {
+            linger(&mut stream.sock);
+            Err(reason)
+        }
     }
-    Ok(stream)
+}
+
+/// Closes gently after a failed handshake: a TLS 1.3 client may already have sent its HTTP
+/// request, and closing with it unread would reset the connection, so the client might lose
+/// the alert that tells it why.
+fn linger(socket: &mut TcpStream) {
+    // Best effort: any failure here only means the peer is gone already.
+    let _ = socket.shutdown(Shutdown::Write);
+    let _ = socket.set_read_timeout(Some(LINGER));
+    let mut buf = [0u8; 4096];
+    let mut left = LINGER_BYTES;
+    while left > 0 {
+        match socket.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 /// The DER of the certificate the client presented, if any.
