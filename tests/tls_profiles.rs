@@ -339,6 +339,39 @@ fn profile_3_presents_the_client_certificate_and_boots() {
 }
 
 #[test]
+fn profile_3_a_client_certificate_from_an_unknown_ca_is_refused() {
+    let cso = Ca::new("CSO root");
+    let stations = Ca::new("Station CA");
+    let stranger = Ca::new("Unknown station CA");
+    let csms = tls_csms(
+        &cso.server_cert(&["127.0.0.1"], false),
+        Some(&stations),
+        false,
+    );
+    let client = stranger.issue(&[STATION], ExtendedKeyUsagePurpose::ClientAuth, false);
+    let charger = ModbusChargerSim::start(loopback()).unwrap();
+    let dir = scratch("profile_3_unknown_client_ca");
+    let security = format!(
+        "ca_cert_path = \"{}\"\ntls_cert_path = \"{}\"\ntls_key_path = \"{}\"",
+        write(&dir, "ca.pem", &cso.pem).display(),
+        write(&dir, "station.pem", &client.pem).display(),
+        write(&dir, "station.key", &client.key_pem).display(),
+    );
+    let config = write_config(
+        &dir,
+        &csms.url(),
+        charger.addr(),
+        "security_profile = 3",
+        &security,
+    );
+    let gw = Gateway::start(&config, dir.join("gateway.log"));
+
+    gw.wait_log(&[STATION, "the CSMS refused the client certificate"]);
+    assert_eq!(csms.connection_count(STATION), 0);
+    assert!(csms.records().is_empty(), "{:#?}", csms.records());
+}
+
+#[test]
 fn a_csms_demanding_a_client_certificate_refuses_a_station_without_one() {
     let cso = Ca::new("CSO root");
     let stations = Ca::new("Station CA");
