@@ -87,12 +87,7 @@ impl Daemon {
 
 /// The TLS settings every station's `wss://` link uses; `None` for `ws://` or the defaults.
 fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, DaemonError> {
-    let wss = config
-        .csms
-        .url
-        .get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("wss://"));
-    if !wss {
+    if !config.csms.uses_tls() {
         return Ok(None);
     }
     let security = &config.system.security;

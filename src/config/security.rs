@@ -7,7 +7,7 @@ use ring::hmac;
 
 use super::error::Problems;
 use super::raw::{RawCsms, RawDevice, RawSecret};
-use super::{Config, DeviceConfig, SecurityConfig};
+use super::{Config, CsmsConfig, DeviceConfig, SecurityConfig};
 use crate::util::base64;
 
 /// How a station proves itself to the CSMS and the CSMS to the station.
@@ -162,6 +162,18 @@ pub enum BasicAuthSource {
     Derived(PasswordSecret),
 }
 
+impl CsmsConfig {
+    /// Whether the URL is `wss://` (any case).
+    pub fn uses_tls(&self) -> bool {
+        is_wss(&self.url)
+    }
+}
+
+fn is_wss(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|s| s.eq_ignore_ascii_case("wss://"))
+}
+
 impl Config {
     /// The Basic auth password `device`'s station connects with, or `None` when its security
     /// profile sends no credentials.
@@ -194,9 +206,7 @@ pub(super) fn check_csms_security(
             SecurityProfile::Unsecured
         }),
     };
-    let tls = url
-        .get(..6)
-        .is_some_and(|s| s.eq_ignore_ascii_case("wss://"));
+    let tls = is_wss(url);
     let n = profile.number();
     if !tls && profile >= SecurityProfile::TlsBasicAuth {
         p.add(
