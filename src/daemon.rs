@@ -1,5 +1,6 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use crate::config::Config;
 use crate::device::{DeviceEvent, PoolCmd};
 use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
 use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
-use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings};
+use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
 
 /// Capacity of the device → hub and link → hub channels.
 const HUB_INBOX_CAPACITY: usize = 4096;
@@ -43,13 +44,7 @@ impl Daemon {
         let (link_tx, link_rx) = crossbeam_channel::bounded::<LinkEvent>(HUB_INBOX_CAPACITY);
         let (control_tx, control_rx) = crossbeam_channel::bounded::<Control>(16);
 
-        let tls = match (
-            &config.system.security.ca_cert_path,
-            config.csms.url.starts_with("wss:"),
-        ) {
-            (Some(ca), true) => Some(link::client_config(ca)?),
-            _ => None,
-        };
+        let tls = tls_config(config)?;
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
         let pool_thread =
@@ -88,6 +83,23 @@ impl Daemon {
         let _ = pool_tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
         join_by(pool_thread, "modbus-tcp", deadline);
     }
+}
+
+/// The TLS settings every station's `wss://` link uses; `None` for `ws://` or the defaults.
+fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, DaemonError> {
+    if !config.csms.uses_tls() {
+        return Ok(None);
+    }
+    let security = &config.system.security;
+    let client_cert = match (&security.tls_cert_path, &security.tls_key_path) {
+        (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        _ => None,
+    };
+    let files = TlsFiles {
+        ca_certs: security.ca_cert_path.as_deref(),
+        client_cert,
+    };
+    Ok(link::client_config(&files)?)
 }
 
 /// Joins `thread` if it ends before `deadline`; otherwise leaves it to the process exit.

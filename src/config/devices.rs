@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::error::Problems;
 use super::parse::from_table;
 use super::raw::{RawDevice, RawEchonetLite, RawModbusRtu, RawModbusTcp};
+use super::security::check_device_password;
 use super::system::is_host;
 use super::{Connection, DeviceConfig, Parity, Protocol};
 
@@ -122,6 +123,7 @@ fn check_device(i: usize, d: &RawDevice, file: &Path, p: &mut Problems) -> Optio
         );
         return None;
     };
+    let basic_auth_password = check_device_password(i, d, p);
     let connection = check_connection(i, protocol, d.connection.clone(), file, p)?;
     (p.len() == before).then(|| DeviceConfig {
         id: d.id.clone(),
@@ -130,6 +132,7 @@ fn check_device(i: usize, d: &RawDevice, file: &Path, p: &mut Problems) -> Optio
         ocpp_id: d.ocpp_id.clone(),
         poll_interval: Duration::from_millis(poll_ms),
         connection,
+        basic_auth_password,
     })
 }
 

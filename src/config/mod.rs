@@ -8,6 +8,7 @@ mod error;
 mod model;
 mod parse;
 mod raw;
+mod security;
 mod system;
 mod template_file;
 
@@ -23,10 +24,14 @@ pub use model::{
     Config, Connection, CsmsConfig, DeviceConfig, LogRotation, MetricsConfig, Parity, Protocol,
     SecurityConfig, SystemConfig,
 };
+pub use security::{
+    derive_password, BasicAuthSource, Password, PasswordError, PasswordSecret, SecurityProfile,
+};
 
 use devices::{check_devices, is_template_name};
 use error::Problems;
 use raw::{RawConfig, RawDevice};
+use security::check_device_passwords;
 use system::{check_csms, check_system};
 use template_file::{load_template, Loaded};
 
@@ -44,8 +49,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let config_dir = path.parent().unwrap_or(Path::new(""));
     let mut p = Problems::new(path);
     let system = check_system(raw.system, config_dir, &mut p);
-    let csms = check_csms(raw.csms, &mut p);
+    // Judged on the keys as written, so a bad csms password or profile is reported once,
+    // not again for every device.
+    let csms_password_source =
+        raw.csms.basic_auth_password.is_some() || raw.csms.basic_auth_secret.is_some();
+    let profile_known = !matches!(
+        raw.csms.security_profile,
+        Some(n) if SecurityProfile::from_number(n).is_none()
+    );
+    let csms = check_csms(raw.csms, &system.security, &mut p);
     let devices = check_devices(&raw.devices, path, &mut p);
+    if profile_known {
+        check_device_passwords(
+            csms.security_profile,
+            csms_password_source,
+            &raw.devices,
+            &mut p,
+        );
+    }
     let mut template_errors = Vec::new();
     let templates = load_templates(
         &raw.devices,

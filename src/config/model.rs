@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::security::{BasicAuthSource, Password, SecurityProfile};
 use crate::mapping::Template;
 
 /// The whole gateway configuration, checked and with defaults filled in.
@@ -71,6 +72,10 @@ pub struct CsmsConfig {
     pub response_timeout: Duration,
     /// WebSocket ping interval; zero = no pings.
     pub ping_interval: Duration,
+    /// OCPP security profile of every station's link.
+    pub security_profile: SecurityProfile,
+    /// Passwords for stations without their own (profiles 1 and 2).
+    pub basic_auth: Option<BasicAuthSource>,
 }
 
 /// One `[[devices]]` entry.
@@ -84,6 +89,8 @@ pub struct DeviceConfig {
     pub ocpp_id: String,
     pub poll_interval: Duration,
     pub connection: Connection,
+    /// `[devices.security] basic_auth_password`: this station's own password.
+    pub basic_auth_password: Option<Password>,
 }
 
 /// How a device is reached.

@@ -69,6 +69,9 @@ pub(super) struct RawCsms {
     pub heartbeat_interval_sec: Option<u64>,
     pub response_timeout_sec: Option<u64>,
     pub ping_interval_sec: Option<u64>,
+    pub security_profile: Option<u8>,
+    pub basic_auth_password: Option<RawSecret>,
+    pub basic_auth_secret: Option<RawSecret>,
 }
 
 /// `[[devices]]`; `connection` is typed once `protocol` is known.
@@ -81,6 +84,26 @@ pub(super) struct RawDevice {
     pub ocpp_id: String,
     pub poll_interval_ms: Option<u64>,
     pub connection: toml::Table,
+    #[serde(default)]
+    pub security: RawDeviceSecurity,
+}
+
+/// `[devices.security]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDeviceSecurity {
+    pub basic_auth_password: Option<RawSecret>,
+}
+
+/// A password or secret as written; `Debug` does not show it.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(super) struct RawSecret(pub String);
+
+impl std::fmt::Debug for RawSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `connection` of a `modbus_tcp` device.

@@ -8,6 +8,7 @@ use log::LevelFilter;
 
 use super::error::Problems;
 use super::raw::{RawCsms, RawSystem};
+use super::security::check_csms_security;
 use super::{CsmsConfig, LogRotation, MetricsConfig, SecurityConfig, SystemConfig};
 
 /// Longest interval or timeout accepted, in seconds (one day); keeps deadline arithmetic far
@@ -104,12 +105,13 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
     }
 }
 
-/// Checks `[csms]`.
-pub(super) fn check_csms(raw: RawCsms, p: &mut Problems) -> CsmsConfig {
+/// Checks `[csms]`; its security keys are checked against `[system.security]`.
+pub(super) fn check_csms(raw: RawCsms, security: &SecurityConfig, p: &mut Problems) -> CsmsConfig {
     let url = check_url(&raw.url).unwrap_or_else(|message| {
         p.add("csms.url", message);
         raw.url.clone()
     });
+    let (security_profile, basic_auth) = check_csms_security(&raw, &url, security, p);
     let mut secs = |key: &str, value: Option<u64>, default: u64, min: u64| {
         let value = value.unwrap_or(default);
         if !(min..=MAX_SECS).contains(&value) {
@@ -133,6 +135,8 @@ pub(super) fn check_csms(raw: RawCsms, p: &mut Problems) -> CsmsConfig {
         ping_interval: secs("ping_interval_sec", raw.ping_interval_sec, 60, 0),
         max_reconnect_attempts: raw.max_reconnect_attempts.unwrap_or(10),
         url,
+        security_profile,
+        basic_auth,
     }
 }
 

@@ -64,6 +64,7 @@ impl Workers {
 }
 
 /// Specs for every device of `config` the gateway can serve, keyed from `*next_key` on.
+/// `tls` is the `wss://` client configuration (see [`crate::ocpp::link::client_config`]).
 pub fn charger_specs(
     config: &Config,
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -92,7 +93,10 @@ pub fn charger_specs(
             station: station_settings(config, device, template),
             connect: ConnectParams {
                 url: format!("{}/{}", config.csms.url, device.ocpp_id),
-                basic_auth: None,
+                // The user name is the station identity (A00.FR.204).
+                basic_auth: config
+                    .basic_auth_password(device)
+                    .map(|password| (device.ocpp_id.clone(), password.expose().to_owned())),
                 tls: tls.clone(),
                 ping_interval: (!config.csms.ping_interval.is_zero())
                     .then_some(config.csms.ping_interval),

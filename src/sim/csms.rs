@@ -4,10 +4,17 @@
 //! Each connection thread reads with a short socket timeout so it can interleave the CALLs that
 //! [`CsmsSim::call`] queues for it; an idle simulator therefore wakes about ten times a second
 //! per connection, which is fine for a test tool.
+//!
+//! Optionally it serves `wss://` (demanding a client certificate if asked to) and demands HTTP
+//! Basic credentials, so the stations' security profiles can be tested.
 
+mod auth;
 mod conn;
 mod state;
+mod tls;
 
+use std::collections::HashMap;
+use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -29,7 +36,7 @@ use state::Shared;
 const WAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Simulator settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CsmsOptions {
     /// Append every record to this file as one JSON object per line.
     pub log_path: Option<PathBuf>,
@@ -39,6 +46,11 @@ pub struct CsmsOptions {
     pub boot_interval: i32,
     /// Records kept in memory; the oldest are dropped beyond this.
     pub max_records: usize,
+    /// Serve `wss://` with these settings; `None` serves `ws://`.
+    pub tls: Option<SimTls>,
+    /// Demand HTTP Basic credentials: password by station identity (user name). `None`
+    /// demands none; stations missing from the map are refused.
+    pub basic_auth: Option<HashMap<String, String>>,
 }
 
 impl Default for CsmsOptions {
@@ -48,7 +60,44 @@ impl Default for CsmsOptions {
             boot_status: RegistrationStatus::Accepted,
             boot_interval: 300,
             max_records: 100_000,
+            tls: None,
+            basic_auth: None,
         }
+    }
+}
+
+/// Passwords are left out.
+impl fmt::Debug for CsmsOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stations: Option<Vec<&String>> = self.basic_auth.as_ref().map(|m| m.keys().collect());
+        f.debug_struct("CsmsOptions")
+            .field("log_path", &self.log_path)
+            .field("boot_status", &self.boot_status)
+            .field("boot_interval", &self.boot_interval)
+            .field("max_records", &self.max_records)
+            .field("tls", &self.tls)
+            .field("basic_auth_stations", &stations)
+            .finish()
+    }
+}
+
+/// `wss://` settings of the simulator, as PEM text.
+#[derive(Clone)]
+pub struct SimTls {
+    /// Server certificate chain, leaf first.
+    pub cert_pem: String,
+    /// The server certificate's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: String,
+    /// When set, a client certificate signed by one of these CAs is required.
+    pub client_ca_pem: Option<String>,
+}
+
+/// The key is left out.
+impl fmt::Debug for SimTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimTls")
+            .field("client_certificate_required", &self.client_ca_pem.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +162,8 @@ pub struct CsmsSim {
 }
 
 impl CsmsSim {
-    /// Binds `bind` and starts accepting stations.
+    /// Binds `bind` and starts accepting stations; fails with `InvalidInput` when the TLS
+    /// settings are unusable.
     pub fn start(bind: SocketAddr, options: CsmsOptions) -> io::Result<CsmsSim> {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
@@ -137,9 +187,33 @@ impl CsmsSim {
         self.addr
     }
 
-    /// The base URL stations connect to (append `/<identity>`).
+    /// The base URL stations connect to (append `/<identity>`): `wss://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("ws://{}/ocpp", self.addr)
+        let scheme = if self.shared.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/ocpp", self.addr)
+    }
+
+    /// Sets the HTTP Basic password `station` must present from its next upgrade on; the first
+    /// call makes a simulator that demanded no credentials demand them from every station.
+    pub fn set_basic_auth_password(&self, station: &str, password: &str) {
+        self.shared
+            .lock()
+            .passwords
+            .get_or_insert_with(HashMap::new)
+            .insert(station.to_owned(), password.to_owned());
+    }
+
+    /// DER of the client certificate `station` presented on its latest accepted upgrade.
+    pub fn client_certificate(&self, station: &str) -> Option<Vec<u8>> {
+        self.shared
+            .lock()
+            .stations
+            .get(station)
+            .and_then(|s| s.client_cert.clone())
     }
 
     /// Sets the BootNotification answer for one station, or the default when `station` is None.

@@ -13,6 +13,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, WebSocket};
 
+use super::failure::{classify, ConnectError};
 use super::waker::Waker;
 use super::{ConnectParams, LinkId};
 use crate::ocpp::SUBPROTOCOL;
@@ -33,42 +34,6 @@ pub(super) struct Outcome {
     pub link: LinkId,
     pub attempt: u64,
     pub result: Result<Ws, ConnectError>,
-}
-
-/// Why a connection attempt failed.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum ConnectError {
-    #[error("bad CSMS URL {url}: {reason}")]
-    Url { url: String, reason: String },
-    #[error("cannot resolve {host}: {source}")]
-    Resolve {
-        host: String,
-        source: std::io::Error,
-    },
-    #[error("TCP connect to {addr} failed: {source}")]
-    Tcp {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("CSMS refused the upgrade with HTTP {status}")]
-    Http { status: u16 },
-    #[error("WebSocket handshake timed out")]
-    Timeout,
-    #[error("WebSocket handshake: {0}")]
-    Handshake(tungstenite::Error),
-}
-
-impl ConnectError {
-    /// True when the CSMS refused our credentials or we refused its certificate.
-    pub fn is_auth(&self) -> bool {
-        match self {
-            ConnectError::Tls(_) => true,
-            ConnectError::Http { status } => *status == 401 || *status == 403,
-            _ => false,
-        }
-    }
 }
 
 /// The connector pool as the shard sees it.
@@ -163,20 +128,23 @@ fn establish(params: &ConnectParams) -> Result<Ws, ConnectError> {
         addr: format!("{host}:{port}"),
         source,
     })?;
-    let connector = match (&params.tls, tls) {
-        (Some(config), true) => Some(Connector::Rustls(Arc::clone(config))),
-        _ => None,
+    let (connector, client_cert) = match (&params.tls, tls) {
+        (Some(config), true) => (
+            Some(Connector::Rustls(Arc::clone(config))),
+            config.client_auth_cert_resolver.has_certs(),
+        ),
+        _ => (None, false),
     };
     let (ws, _response) =
         tungstenite::client_tls_with_config(request, stream, Some(ws_config()), connector)
             .map_err(|e| match e {
                 HandshakeError::Interrupted(_) => ConnectError::Timeout,
-                HandshakeError::Failure(e) => classify(e),
+                HandshakeError::Failure(e) => classify(e, client_cert),
             })?;
     let sock = match ws.get_ref() {
         MaybeTlsStream::Plain(s) => s,
         MaybeTlsStream::Rustls(s) => s.get_ref(),
-        _ => return Err(ConnectError::Tls("unsupported TLS stream".into())),
+        _ => return Err(ConnectError::UnsupportedStream),
     };
     let nonblocking = sock
         .set_read_timeout(None)
@@ -207,23 +175,4 @@ fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
         addr: format!("{host}:{port}"),
         source: last,
     })
-}
-
-fn classify(e: tungstenite::Error) -> ConnectError {
-    match e {
-        tungstenite::Error::Http(response) => ConnectError::Http {
-            status: response.status().as_u16(),
-        },
-        tungstenite::Error::Tls(e) => ConnectError::Tls(e.to_string()),
-        tungstenite::Error::Io(io) => {
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                ConnectError::Tls(tls.to_string())
-            } else if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
-                ConnectError::Timeout
-            } else {
-                ConnectError::Handshake(tungstenite::Error::Io(io))
-            }
-        }
-        other => ConnectError::Handshake(other),
-    }
 }

@@ -7,6 +7,7 @@
 //! which hand the finished socket to the shard.
 
 mod connect;
+mod failure;
 mod shard;
 mod tls;
 mod waker;
@@ -19,7 +20,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::chan::{self, SendError};
 
-pub use tls::{client_config, TlsError};
+pub use tls::{client_config, TlsError, TlsFiles};
 
 /// Identifies one station's link; the hub allocates them and never reuses one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,6 +1,6 @@
 //! The accept thread and one thread per station connection.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tungstenite::http::{HeaderValue, StatusCode};
 use tungstenite::{Message, WebSocket};
 
 use super::state::{Shared, OUTBOX_CAPACITY};
-use super::{Dir, Refusal};
+use super::{tls, Dir, Refusal};
 use crate::ocpp::frame::{ErrorCode, Frame};
 use crate::ocpp::SUBPROTOCOL;
 use crate::util::time::rfc3339;
@@ -72,47 +72,90 @@ fn spawn_connection(stream: TcpStream, shared: &Arc<Shared>) -> io::Result<JoinH
     spawned
 }
 
-/// Upgrades and serves one connection; returns the station identity if the upgrade succeeded.
+/// Runs TLS (when serving `wss://`), upgrades and serves one connection; returns the station
+/// identity if the upgrade succeeded.
+fn serve(stream: TcpStream, peer: SocketAddr, connection: u64, shared: &Shared) -> Option<String> {
+    // Timeouts belong to the socket, so this handle also sets them under a TLS session.
+    let socket = stream.try_clone();
+    let socket = match socket.and_then(|s| {
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(s)
+    }) {
+        Ok(socket) => socket,
+        Err(e) => {
+            log::warn!("CSMS simulator: cannot set timeouts for {peer}: {e}");
+            return None;
+        }
+    };
+    let Some(config) = &shared.tls else {
+        return upgrade(stream, &socket, None, peer, connection, shared);
+    };
+    match tls::handshake(config, stream) {
+        Ok(tls) => {
+            let client_cert = tls::client_certificate(&tls);
+            upgrade(tls, &socket, client_cert, peer, connection, shared)
+        }
+        Err(reason) => {
+            shared.refuse(Refusal {
+                ts: rfc3339(SystemTime::now()),
+                peer,
+                path: String::new(),
+                reason,
+            });
+            None
+        }
+    }
+}
+
+/// Upgrades `stream` to a WebSocket and serves it; `socket` is its TCP socket.
 // tungstenite's `Callback` fixes the upgrade closure's large error type; it is not ours to shrink.
 #[allow(clippy::result_large_err)]
-fn serve(stream: TcpStream, peer: SocketAddr, connection: u64, shared: &Shared) -> Option<String> {
-    if let Err(e) = stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
-    {
-        log::warn!("CSMS simulator: cannot set timeouts for {peer}: {e}");
-        return None;
-    }
+fn upgrade<S: Read + Write>(
+    stream: S,
+    socket: &TcpStream,
+    client_cert: Option<Vec<u8>>,
+    peer: SocketAddr,
+    connection: u64,
+    shared: &Shared,
+) -> Option<String> {
     // The verdict takes effect inside the callback, before the client sees the HTTP answer,
     // so a client that got its 101 (or 400) finds the simulator's state already updated.
     let (outbox_tx, outbox) = crossbeam_channel::bounded(OUTBOX_CAPACITY);
-    let mut outbox_tx = Some(outbox_tx);
+    let mut attach = Some((outbox_tx, client_cert));
     let mut verdict: Option<Result<String, ()>> = None;
-    let upgraded =
-        tungstenite::accept_hdr(
-            stream,
-            |req: &Request, resp: Response| match check_upgrade(req) {
-                Ok(station) => {
-                    if let Some(tx) = outbox_tx.take() {
-                        shared.attach(&station, connection, tx);
-                    }
-                    verdict = Some(Ok(station));
-                    Ok(accept_response(resp))
+    let upgraded = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
+        let checked = check_upgrade(req)
+            .map_err(|reason| (StatusCode::BAD_REQUEST, reason))
+            .and_then(|station| {
+                let credentials = req.headers().get(tungstenite::http::header::AUTHORIZATION);
+                match shared.check_credentials(&station, credentials) {
+                    Ok(()) => Ok(station),
+                    Err(reason) => Err((StatusCode::UNAUTHORIZED, reason)),
                 }
-                Err(reason) => {
-                    let refused = refusal_response(&reason);
-                    shared.refuse(Refusal {
-                        ts: rfc3339(SystemTime::now()),
-                        peer,
-                        path: req.uri().path().to_owned(),
-                        reason,
-                    });
-                    verdict = Some(Err(()));
-                    Err(refused)
+            });
+        match checked {
+            Ok(station) => {
+                if let Some((tx, cert)) = attach.take() {
+                    shared.attach(&station, connection, tx, cert);
                 }
-            },
-        )
-        .map_err(|e| e.to_string());
+                verdict = Some(Ok(station));
+                Ok(accept_response(resp))
+            }
+            Err((status, reason)) => {
+                let refused = refusal_response(status, &reason);
+                shared.refuse(Refusal {
+                    ts: rfc3339(SystemTime::now()),
+                    peer,
+                    path: req.uri().path().to_owned(),
+                    reason,
+                });
+                verdict = Some(Err(()));
+                Err(refused)
+            }
+        }
+    })
+    .map_err(|e| e.to_string());
     let (mut ws, station) = match (upgraded, verdict) {
         (Ok(ws), Some(Ok(station))) => (ws, station),
         (Err(e), Some(Ok(station))) => {
@@ -140,7 +183,7 @@ fn serve(stream: TcpStream, peer: SocketAddr, connection: u64, shared: &Shared) 
         station: &station,
         connection,
     };
-    let ended = match ws.get_ref().set_read_timeout(Some(POLL)) {
+    let ended = match socket.set_read_timeout(Some(POLL)) {
         Ok(()) => link.run(&mut ws, &outbox),
         Err(e) => format!("cannot set the read timeout: {e}"),
     };
@@ -181,9 +224,15 @@ fn accept_response(mut resp: Response) -> Response {
     resp
 }
 
-fn refusal_response(reason: &str) -> ErrorResponse {
+fn refusal_response(status: StatusCode, reason: &str) -> ErrorResponse {
     let mut resp = ErrorResponse::new(Some(reason.to_owned()));
-    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    *resp.status_mut() = status;
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            tungstenite::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"OCPP\""),
+        );
+    }
     resp
 }
 
@@ -196,7 +245,7 @@ struct Link<'a> {
 
 impl Link<'_> {
     /// Serves the connection until it ends; returns why it ended.
-    fn run(&self, ws: &mut WebSocket<TcpStream>, outbox: &Receiver<Frame>) -> String {
+    fn run<S: Read + Write>(&self, ws: &mut WebSocket<S>, outbox: &Receiver<Frame>) -> String {
         loop {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 return "simulator stopping".to_owned();
@@ -240,7 +289,11 @@ impl Link<'_> {
     }
 
     /// Records, then sends: whatever a station has received is already in the log.
-    fn send(&self, ws: &mut WebSocket<TcpStream>, frame: &Frame) -> tungstenite::Result<()> {
+    fn send<S: Read + Write>(
+        &self,
+        ws: &mut WebSocket<S>,
+        frame: &Frame,
+    ) -> tungstenite::Result<()> {
         self.shared
             .record(self.station, Dir::Out, self.connection, frame.to_value());
         ws.send(Message::text(frame.to_text()))

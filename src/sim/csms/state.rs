@@ -5,10 +5,11 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use crossbeam_channel::{Sender, TrySendError};
+use rustls::ServerConfig;
 use serde_json::Value;
 
 use super::{CsmsOptions, Dir, Record, Refusal};
@@ -44,6 +45,8 @@ pub(super) struct Station {
     /// Upgrades accepted so far.
     pub connections: u64,
     pub live: Option<Live>,
+    /// DER of the client certificate of the latest accepted upgrade, if it presented one.
+    pub client_cert: Option<Vec<u8>>,
 }
 
 /// Everything behind the lock.
@@ -61,6 +64,8 @@ pub(super) struct State {
     pub refusals: VecDeque<Refusal>,
     pub next_connection: u64,
     pub next_call: u64,
+    /// HTTP Basic passwords by station; `None` demands no credentials.
+    pub passwords: Option<HashMap<String, String>>,
 }
 
 /// State shared by the API handle, the accept thread and the connection threads.
@@ -69,10 +74,16 @@ pub(super) struct Shared {
     /// Signalled whenever a record is added.
     pub changed: Condvar,
     pub stopping: AtomicBool,
+    /// Server settings for `wss://`; `None` serves `ws://`.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 impl Shared {
     pub fn new(options: &CsmsOptions) -> io::Result<Shared> {
+        let tls = match &options.tls {
+            Some(tls) => Some(super::tls::server_config(tls)?),
+            None => None,
+        };
         let log = match &options.log_path {
             Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
             None => None,
@@ -94,9 +105,11 @@ impl Shared {
                 refusals: VecDeque::new(),
                 next_connection: 0,
                 next_call: 0,
+                passwords: options.basic_auth.clone(),
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),
+            tls,
         })
     }
 
@@ -122,10 +135,17 @@ impl Shared {
     }
 
     /// Makes `connection` the station's live connection, closing any older one.
-    pub fn attach(&self, station: &str, connection: u64, outbox: Sender<Frame>) {
+    pub fn attach(
+        &self,
+        station: &str,
+        connection: u64,
+        outbox: Sender<Frame>,
+        client_cert: Option<Vec<u8>>,
+    ) {
         let mut st = self.lock();
         let entry = st.stations.entry(station.to_owned()).or_default();
         entry.connections += 1;
+        entry.client_cert = client_cert;
         let old = entry.live.replace(Live { connection, outbox });
         if let Some(old) = old.and_then(|old| st.sockets.get(&old.connection)) {
             log::info!("CSMS simulator: {station} reconnected; closing its older connection");
@@ -156,6 +176,21 @@ impl Shared {
             .get(station)
             .copied()
             .unwrap_or(st.boot_default)
+    }
+
+    /// Checks the upgrade's credentials when Basic auth is demanded; the error is the reason.
+    pub fn check_credentials(
+        &self,
+        station: &str,
+        header: Option<&tungstenite::http::HeaderValue>,
+    ) -> Result<(), String> {
+        let st = self.lock();
+        match &st.passwords {
+            None => Ok(()),
+            Some(passwords) => {
+                super::auth::check(header, station, passwords.get(station).map(String::as_str))
+            }
+        }
     }
 
     /// Notes a refused upgrade.
