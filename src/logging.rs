@@ -9,6 +9,11 @@ pub fn init(level: LevelFilter) {
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }
+    // tungstenite traces the whole upgrade request, Authorization header included.
+    builder.filter_module(
+        "tungstenite::handshake::client",
+        level.min(LevelFilter::Debug),
+    );
     builder.format_timestamp_millis();
     // A second call (tests, demo) keeps the first logger.
     let _ = builder.try_init();
