@@ -1,6 +1,7 @@
 //! One charger as the hub sees it: its device readings, decoded through its template, and the
 //! station they drive.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,6 +9,7 @@ use crate::device::{DeviceEvent, RawValue};
 use crate::mapping::{OcppName, Template, Value};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::{ConnectorStatus, Measurand};
+use crate::station::device_model::write_store;
 use crate::station::evse::{EvseInputs, Sample};
 use crate::station::{DeviceCommand, Station};
 
@@ -26,7 +28,9 @@ pub struct Charger {
     /// How the device is reached, as handed to its worker.
     pub plan: DevicePlan,
     pub station: Station,
-    pub connect: ConnectParams,
+    /// The link settings from config; the station's device model refines them per connection.
+    connect: ConnectParams,
+    store_dir: PathBuf,
 }
 
 impl Charger {
@@ -37,6 +41,7 @@ impl Charger {
         plan: DevicePlan,
         station: Station,
         connect: ConnectParams,
+        store_dir: PathBuf,
     ) -> Self {
         Charger {
             values: vec![None; template.variables.len()],
@@ -47,6 +52,7 @@ impl Charger {
             plan,
             station,
             connect,
+            store_dir,
         }
     }
 
@@ -101,6 +107,41 @@ impl Charger {
             "{}: {command:?}: the template maps no control variable for it",
             self.name
         );
+    }
+
+    /// The link settings for the next connection: WebSocketPingInterval and BasicAuthPassword
+    /// as the device model holds them now (B09: a new password is used from the next connection).
+    pub fn connect_params(&self) -> ConnectParams {
+        let mut params = self.connect.clone();
+        let ping = self.station.ping_interval();
+        params.ping_interval = (!ping.is_zero()).then_some(ping);
+        if let (Some((_, password)), Some(current)) =
+            (&mut params.basic_auth, self.station.basic_auth_password())
+        {
+            *password = current.to_string();
+        }
+        params
+    }
+
+    /// Writes a template variable the CSMS set through SetVariables.
+    pub fn write_variable(
+        &mut self,
+        component: &str,
+        variable: &str,
+        value: &str,
+        _workers: &Workers,
+    ) {
+        log::warn!(
+            "{}: {component}.{variable} = {value}: no template variable to write",
+            self.name
+        );
+    }
+
+    /// Keeps what the CSMS set in the device model across restarts.
+    pub fn persist(&self, values: &serde_json::Value) {
+        if let Err(e) = write_store(&self.store_dir, values) {
+            log::error!("{}: cannot store the device model: {e}", self.name);
+        }
     }
 
     /// What the device readings say about the EVSE, in the station's terms.

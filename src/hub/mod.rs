@@ -14,6 +14,7 @@ use crossbeam_channel::{never, select, Receiver};
 use crate::chan::SendError;
 use crate::device::{DeviceEvent, DeviceId};
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
+use crate::station::device_model::read_store;
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
@@ -52,9 +53,20 @@ impl Hub {
         let chargers = specs
             .into_iter()
             .map(|spec| {
-                let station = Station::new(spec.station, Rng::seeded(rng.next_u64()), now);
-                let charger =
-                    Charger::new(spec.name, spec.template, spec.plan, station, spec.connect);
+                let mut station = Station::new(spec.station, Rng::seeded(rng.next_u64()), now);
+                match read_store(&spec.store_dir) {
+                    Ok(Some(stored)) => station.restore_device_model(&stored),
+                    Ok(None) => {}
+                    Err(e) => log::warn!("{}: {e}; starting from the config", spec.name),
+                }
+                let charger = Charger::new(
+                    spec.name,
+                    spec.template,
+                    spec.plan,
+                    station,
+                    spec.connect,
+                    spec.store_dir,
+                );
                 (spec.key, charger)
             })
             .collect();
@@ -164,7 +176,7 @@ impl Hub {
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
                     link: LinkId(key),
-                    params: charger.connect.clone(),
+                    params: charger.connect_params(),
                 },
                 Effect::Disconnect => LinkCmd::Close { link: LinkId(key) },
                 Effect::Send(text) => LinkCmd::Send {
@@ -173,6 +185,18 @@ impl Hub {
                 },
                 Effect::Device(command) => {
                     charger.command(command, &self.workers);
+                    continue;
+                }
+                Effect::WriteVariable {
+                    component,
+                    variable,
+                    value,
+                } => {
+                    charger.write_variable(&component, &variable, &value, &self.workers);
+                    continue;
+                }
+                Effect::Persist(values) => {
+                    charger.persist(&values);
                     continue;
                 }
             };

@@ -1,5 +1,6 @@
 //! From config to what the hub runs: one charger spec (device plan + station settings) per device.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use crossbeam_channel::Sender;
 use crate::chan::{self, SendError};
 use crate::config::{Config, Connection, DeviceConfig};
 use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd};
-use crate::mapping::Template;
+use crate::mapping::{OcppName, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
@@ -42,6 +43,8 @@ pub struct ChargerSpec {
     pub plan: DevicePlan,
     pub station: StationSettings,
     pub connect: ConnectParams,
+    /// Where the station keeps what the CSMS set in its device model.
+    pub store_dir: PathBuf,
 }
 
 /// The hub's handles to the device worker threads.
@@ -102,6 +105,11 @@ pub fn charger_specs(
                     .then_some(config.csms.ping_interval),
                 connect_timeout: CONNECT_TIMEOUT,
             },
+            store_dir: config
+                .system
+                .data_dir
+                .join("stations")
+                .join(&device.ocpp_id),
         });
     }
     specs
@@ -154,6 +162,19 @@ fn station_settings(
             random_range: csms.reconnect_random_range,
             repeat_times: csms.max_reconnect_attempts,
         },
+        ping_interval: csms.ping_interval,
+        security_profile: csms.security_profile.number(),
+        basic_auth_password: config
+            .basic_auth_password(device)
+            .map(|p| p.expose().to_string()),
+        measurands: template
+            .variables
+            .iter()
+            .filter_map(|v| match &v.ocpp_name {
+                OcppName::Measurand(name) => Measurand::parse(name),
+                _ => None,
+            })
+            .collect(),
         evses: 1,
         tx: TxSettings::default(),
         aligned_interval: ALIGNED_INTERVAL,

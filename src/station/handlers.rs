@@ -12,12 +12,12 @@ use super::{DeviceCommand, Effect, PendingReset, Registration, Station};
 use crate::ocpp::frame::{ErrorCode, Frame};
 use crate::ocpp::messages::{
     self, Action, ChangeAvailability, ChangeAvailabilityResponse, ChangeAvailabilityStatus,
-    DataTransfer, DataTransferResponse, DataTransferStatus, GetTransactionStatus,
-    GetTransactionStatusResponse, MessageTrigger, OperationalStatus, PayloadError,
-    RequestStartStopStatus, RequestStartTransaction, RequestStartTransactionResponse,
-    RequestStopTransaction, RequestStopTransactionResponse, Reset, ResetResponse, ResetStatus,
-    ResetType, TriggerMessage, TriggerMessageResponse, TriggerMessageStatus, UnlockConnector,
-    UnlockConnectorResponse, UnlockStatus,
+    DataTransfer, DataTransferResponse, DataTransferStatus, GetBaseReport, GetReport,
+    GetTransactionStatus, GetTransactionStatusResponse, GetVariables, MessageTrigger,
+    OperationalStatus, PayloadError, RequestStartStopStatus, RequestStartTransaction,
+    RequestStartTransactionResponse, RequestStopTransaction, RequestStopTransactionResponse, Reset,
+    ResetResponse, ResetStatus, ResetType, SetVariables, TriggerMessage, TriggerMessageResponse,
+    TriggerMessageStatus, UnlockConnector, UnlockConnectorResponse, UnlockStatus,
 };
 
 type Reply = Result<Value, Frame>;
@@ -46,6 +46,10 @@ impl Station {
             ChangeAvailability::NAME => self.change_availability(payload, out),
             TriggerMessage::NAME => self.trigger(now, wall, payload),
             GetTransactionStatus::NAME => self.transaction_status(payload),
+            GetVariables::NAME => self.get_variables(payload),
+            SetVariables::NAME => self.set_variables(payload, out),
+            GetBaseReport::NAME => self.get_base_report(payload, wall),
+            GetReport::NAME => self.get_report(payload, wall),
             DataTransfer::NAME => decode::<DataTransfer>(payload).and_then(|_| {
                 encode(&DataTransferResponse {
                     status: DataTransferStatus::UnknownVendorId,
@@ -336,12 +340,12 @@ impl Station {
 }
 
 /// Decodes a request payload; a payload that does not fit gets the CALLERROR OCPP-J names.
-fn decode<A: Action>(payload: &Value) -> Result<A::Request, Frame> {
+pub(super) fn decode<A: Action>(payload: &Value) -> Result<A::Request, Frame> {
     messages::decode_request::<A>(payload)
         .map_err(|e| Frame::error("", error_code(&e), e.to_string()))
 }
 
-fn encode<T: Serialize>(response: &T) -> Reply {
+pub(super) fn encode<T: Serialize>(response: &T) -> Reply {
     serde_json::to_value(response)
         .map_err(|e| Frame::error("", ErrorCode::InternalError, e.to_string()))
 }

@@ -15,6 +15,7 @@ mod handlers;
 mod meter;
 mod queue;
 pub mod transaction;
+mod variables;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -59,6 +60,14 @@ pub struct StationSettings {
     /// How long to wait for the CALLRESULT of one of our CALLs.
     pub response_timeout: Duration,
     pub backoff: Backoff,
+    /// WebSocket ping interval until the CSMS sets WebSocketPingInterval; zero: no pings.
+    pub ping_interval: Duration,
+    /// SecurityCtrlr.SecurityProfile (0 for a plain ws:// link without authentication).
+    pub security_profile: u8,
+    /// BasicAuthPassword until the CSMS sets another.
+    pub basic_auth_password: Option<String>,
+    /// The measurands the template maps.
+    pub measurands: Vec<Measurand>,
     /// EVSEs, one connector each, numbered from 1.
     pub evses: usize,
     pub tx: TxSettings,
@@ -81,6 +90,14 @@ pub enum Effect {
     Send(String),
     /// Act on the charger through its template.
     Device(DeviceCommand),
+    /// Write a template-mapped variable the CSMS set (SetVariables).
+    WriteVariable {
+        component: String,
+        variable: String,
+        value: String,
+    },
+    /// Store the device-model values the CSMS set, so they survive a restart.
+    Persist(serde_json::Value),
 }
 
 /// A command for the charger; the hub turns it into a write of the mapped control variable.
@@ -161,6 +178,8 @@ pub struct Station {
     reset: Option<PendingReset>,
     /// The next clock-aligned sample.
     next_clock: Option<Instant>,
+    model: device_model::DeviceModel,
+    external: variables::External,
 }
 
 impl Station {
@@ -169,7 +188,10 @@ impl Station {
         let evses = (0..settings.evses.max(1))
             .map(|_| Evse::default())
             .collect();
+        let model = variables::build_model(&settings);
         Station {
+            model,
+            external: variables::External::default(),
             heartbeat_interval: settings.heartbeat_interval,
             id_prefix: rng.next_u64() as u32,
             settings,
@@ -325,6 +347,7 @@ impl Station {
     pub fn pump(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
         self.check_presented_tokens();
         self.update_transactions(now, wall, out);
+        self.mirror_availability();
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
         match self.link {
@@ -486,6 +509,31 @@ impl Station {
             }
         }
         self.queue_transaction_events(events);
+    }
+
+    /// Keeps AvailabilityState in the device model equal to what the CSMS is told.
+    fn mirror_availability(&mut self) {
+        let mut station = None;
+        for (index, e) in self.evses.iter().enumerate() {
+            let Some(status) = e.inputs.connector_status(!e.inoperative) else {
+                continue;
+            };
+            self.model.set_evse_availability(index as i32 + 1, status);
+            let usable = matches!(
+                status,
+                ConnectorStatus::Available | ConnectorStatus::Occupied | ConnectorStatus::Reserved
+            );
+            if usable || station.is_none() {
+                station = Some(if usable {
+                    ConnectorStatus::Available
+                } else {
+                    status
+                });
+            }
+        }
+        if let Some(status) = station {
+            self.model.set_station_availability(status);
+        }
     }
 
     /// J01: at each multiple of AlignedDataCtrlr.Interval since midnight UTC, a Sample.Clock

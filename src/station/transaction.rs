@@ -7,43 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::evse::EvseInputs;
 use super::meter::meter_value;
+pub use crate::ocpp::types::TxPoint;
+
 use crate::ocpp::messages::{
     ChargingState, Evse, IdToken, IdTokenType, Measurand, ReadingContext, Reason, Transaction,
     TransactionEventRequest, TransactionEventType, TriggerReason,
 };
 use crate::util::time::rfc3339;
-
-/// A TxStartPoint / TxStopPoint value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxPoint {
-    EVConnected,
-    Authorized,
-    PowerPathClosed,
-    EnergyTransfer,
-    /// No template role senses a parking bay; listed so configured values are understood.
-    ParkingBayOccupancy,
-    /// Signed meter data is not available from legacy chargers; understood, never reached.
-    DataSigned,
-}
-
-impl TxPoint {
-    /// Parses a comma-separated TxStartPoint/TxStopPoint value; unknown entries are an error.
-    pub fn parse_list(s: &str) -> Result<Vec<TxPoint>, String> {
-        s.split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| match p {
-                "EVConnected" => Ok(TxPoint::EVConnected),
-                "Authorized" => Ok(TxPoint::Authorized),
-                "PowerPathClosed" => Ok(TxPoint::PowerPathClosed),
-                "EnergyTransfer" => Ok(TxPoint::EnergyTransfer),
-                "ParkingBayOccupancy" => Ok(TxPoint::ParkingBayOccupancy),
-                "DataSigned" => Ok(TxPoint::DataSigned),
-                other => Err(format!("unknown transaction point {other:?}")),
-            })
-            .collect()
-    }
-}
 
 /// The device-model settings that shape transactions.
 #[derive(Debug, Clone, PartialEq)]

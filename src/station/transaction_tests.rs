@@ -271,12 +271,3 @@ fn energy_transfer_points_follow_the_power_flow() {
         Some(Reason::StoppedByEV)
     );
 }
-
-#[test]
-fn tx_points_parse_and_reject_unknown_values() {
-    assert_eq!(
-        TxPoint::parse_list("EVConnected, Authorized"),
-        Ok(vec![TxPoint::EVConnected, TxPoint::Authorized])
-    );
-    assert!(TxPoint::parse_list("Sometimes").is_err());
-}

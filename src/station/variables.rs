@@ -1,0 +1,269 @@
+//! The device model inside the station: GetVariables/SetVariables, reports, template-mapped
+//! variables, and keeping the station's timers in step with what the CSMS set.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use super::device_model::{
+    notify_report_pages, Changed, DeviceModel, DeviceModelInit, ExternalVariable,
+    ExternalVariables, Limited,
+};
+use super::handlers::{decode, encode};
+use super::{Effect, Retry, Station, StationSettings};
+use crate::ocpp::frame::{ErrorCode, Frame};
+use crate::ocpp::messages::{
+    self, Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
+    GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, TxPoint,
+};
+
+/// The variables a template maps to the device, as the station sees them.
+#[derive(Debug, Default)]
+pub struct External {
+    list: Vec<ExternalVariable>,
+    values: HashMap<(String, String), String>,
+    /// Writes accepted by SetVariables, for the hub to carry to the device.
+    writes: Vec<(String, String, String)>,
+}
+
+impl External {
+    /// Variables with these definitions.
+    pub fn new(list: Vec<ExternalVariable>) -> Self {
+        External {
+            list,
+            ..External::default()
+        }
+    }
+}
+
+impl ExternalVariables for External {
+    fn list(&self) -> Vec<ExternalVariable> {
+        self.list.clone()
+    }
+
+    fn get(&self, component: &str, variable: &str) -> Option<String> {
+        self.values
+            .get(&(component.to_string(), variable.to_string()))
+            .cloned()
+    }
+
+    fn set(&mut self, component: &str, variable: &str, value: &str) -> Result<(), String> {
+        self.writes.push((
+            component.to_string(),
+            variable.to_string(),
+            value.to_string(),
+        ));
+        Ok(())
+    }
+}
+
+/// The device model a station with `settings` starts from.
+pub(super) fn model_init(settings: &StationSettings) -> DeviceModelInit {
+    DeviceModelInit {
+        identity: settings.ocpp_id.clone(),
+        vendor_name: settings.vendor_name.clone(),
+        model: settings.model.clone(),
+        organization_name: settings.vendor_name.clone(),
+        evse_count: settings.evses,
+        connector_type: "cType2".into(),
+        supply_phases: 3,
+        evse_max_power_w: None,
+        heartbeat_interval: settings.heartbeat_interval,
+        message_timeout: settings.response_timeout,
+        backoff: settings.backoff,
+        ping_interval: settings.ping_interval,
+        security_profile: settings.security_profile,
+        basic_auth_password: settings.basic_auth_password.clone(),
+        certificate_entries: 0,
+        auth_enabled: settings.tx.auth_enabled,
+        measurands: settings
+            .measurands
+            .iter()
+            .map(|m| m.as_str().to_string())
+            .collect(),
+        tx_points: vec![
+            TxPoint::EVConnected,
+            TxPoint::Authorized,
+            TxPoint::PowerPathClosed,
+            TxPoint::EnergyTransfer,
+        ],
+        tx_start_point: settings.tx.start_points.clone(),
+        tx_stop_point: settings.tx.stop_points.clone(),
+    }
+}
+
+fn measurands(names: Vec<String>) -> Vec<Measurand> {
+    names.iter().filter_map(|n| Measurand::parse(n)).collect()
+}
+
+impl Station {
+    /// The device model (for status reports and tests).
+    pub fn device_model(&self) -> &DeviceModel {
+        &self.model
+    }
+
+    /// WebSocketPingInterval as the CSMS last set it; zero turns pings off.
+    pub fn ping_interval(&self) -> Duration {
+        self.model.websocket_ping_interval()
+    }
+
+    /// BasicAuthPassword for the next connection (B09: a new password is used from then on).
+    pub fn basic_auth_password(&self) -> Option<&str> {
+        self.model.basic_auth_password()
+    }
+
+    /// Restores what the CSMS set before a restart; the station's timers follow.
+    pub fn restore_device_model(&mut self, stored: &Value) {
+        match self.model.restore(stored) {
+            Ok(0) => {}
+            Ok(n) => {
+                log::info!("{}: restored {n} device-model value(s)", self.ocpp_id());
+                self.follow_model();
+            }
+            Err(e) => log::warn!("{}: stored device model not used: {e}", self.ocpp_id()),
+        }
+    }
+
+    /// The template-mapped variables of this station's device.
+    pub fn define_external(&mut self, list: Vec<ExternalVariable>) {
+        self.external = External::new(list);
+    }
+
+    /// The current values of the template-mapped variables.
+    pub fn set_external_values(&mut self, values: HashMap<(String, String), String>) {
+        self.external.values = values;
+    }
+
+    /// Re-derives every timer and transaction setting from the device model.
+    fn follow_model(&mut self) {
+        let m = &self.model;
+        let s = &mut self.settings;
+        self.heartbeat_interval = m.heartbeat_interval();
+        s.response_timeout = m.message_timeout();
+        s.backoff = m.backoff();
+        s.retry = Retry {
+            attempts: m.message_attempts_transaction_event(),
+            interval: m.message_attempt_interval_transaction_event(),
+        };
+        s.tx.start_points = m.tx_start_points();
+        s.tx.stop_points = m.tx_stop_points();
+        s.tx.auth_enabled = m.auth_enabled();
+        s.tx.authorize_remote_start = m.authorize_remote_start();
+        s.tx.ev_connection_timeout = m.ev_connection_timeout();
+        s.tx.started_measurands = measurands(m.tx_started_measurands());
+        s.tx.updated_measurands = measurands(m.tx_updated_measurands());
+        s.tx.ended_measurands = measurands(m.tx_ended_measurands());
+        s.tx.updated_interval = if m.sampled_data_enabled() {
+            m.tx_updated_interval()
+        } else {
+            Duration::ZERO
+        };
+        s.aligned_measurands = measurands(m.aligned_measurands());
+        s.aligned_interval = if m.aligned_data_enabled() {
+            m.aligned_interval()
+        } else {
+            Duration::ZERO
+        };
+        // A new aligned interval starts counting from the next clock boundary.
+        self.next_clock = None;
+    }
+
+    /// B06: GetVariables.
+    pub(super) fn get_variables(&mut self, payload: &Value) -> Result<Value, Frame> {
+        let req = decode::<GetVariables>(payload)?;
+        self.check_size(req.get_variable_data.len(), Limited::GetVariables)?;
+        encode(&self.model.get_variables(&req, &self.external))
+    }
+
+    /// B05: SetVariables; template variables are written to the device, changes persist.
+    pub(super) fn set_variables(
+        &mut self,
+        payload: &Value,
+        out: &mut Vec<Effect>,
+    ) -> Result<Value, Frame> {
+        let req = decode::<SetVariables>(payload)?;
+        self.check_size(req.set_variable_data.len(), Limited::SetVariables)?;
+        let (response, changed) = self.model.set_variables(&req, &mut self.external);
+        for (component, variable, value) in self.external.writes.drain(..) {
+            out.push(Effect::WriteVariable {
+                component,
+                variable,
+                value,
+            });
+        }
+        if changed.iter().any(|c| matches!(c, Changed::Setting(_))) {
+            self.follow_model();
+            out.push(Effect::Persist(self.model.persisted()));
+        }
+        encode(&response)
+    }
+
+    /// B07: GetBaseReport; the report follows as NotifyReport pages.
+    pub(super) fn get_base_report(
+        &mut self,
+        payload: &Value,
+        wall: SystemTime,
+    ) -> Result<Value, Frame> {
+        let req = decode::<GetBaseReport>(payload)?;
+        let data = self.model.base_report(req.report_base, &self.external);
+        self.queue_report(req.request_id, data, wall);
+        encode(&GetBaseReportResponse {
+            status: GenericDeviceModelStatus::Accepted,
+            status_info: None,
+        })
+    }
+
+    /// B08: GetReport with criteria; EmptyResultSet when nothing matches.
+    pub(super) fn get_report(&mut self, payload: &Value, wall: SystemTime) -> Result<Value, Frame> {
+        let req = decode::<GetReport>(payload)?;
+        let requested = req.component_variable.as_ref().map_or(0, Vec::len);
+        self.check_size(requested, Limited::GetReport)?;
+        let status = match self.model.report(&req, &self.external) {
+            Ok(data) => {
+                self.queue_report(req.request_id, data, wall);
+                GenericDeviceModelStatus::Accepted
+            }
+            Err(status) => status,
+        };
+        encode(&GetReportResponse {
+            status,
+            status_info: None,
+        })
+    }
+
+    fn queue_report(&mut self, request_id: i32, data: Vec<messages::ReportData>, wall: SystemTime) {
+        let per_page = self.model.items_per_message(Limited::GetReport);
+        for page in notify_report_pages(request_id, data, per_page, wall) {
+            match serde_json::to_value(page) {
+                Ok(payload) => self.extra.push_back((NotifyReport::NAME, payload)),
+                Err(e) => log::error!("{}: cannot encode NotifyReport: {e}", self.ocpp_id()),
+            }
+        }
+    }
+
+    /// Requests over ItemsPerMessage are refused whole, as B06/B05 require.
+    fn check_size(&self, items: usize, limit: Limited) -> Result<(), Frame> {
+        let max = self.model.items_per_message(limit);
+        if items > max {
+            return Err(Frame::error(
+                "",
+                ErrorCode::OccurrenceConstraintViolation,
+                format!("{items} entries, at most {max} per message"),
+            ));
+        }
+        if items == 0 && limit != Limited::GetReport {
+            return Err(Frame::error(
+                "",
+                ErrorCode::OccurrenceConstraintViolation,
+                "at least one entry is required",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A station's model, with what the CSMS may already have set restored.
+pub(super) fn build_model(settings: &StationSettings) -> DeviceModel {
+    DeviceModel::new(&model_init(settings))
+}
