@@ -26,20 +26,22 @@ fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
     }
 }
 
-/// Checks every device; `None` where a device is too broken to build (its problems are recorded).
+/// Checks every device (`None`: it could not be parsed, already reported); `None` where a
+/// device is too broken to build (its problems are recorded).
 pub(super) fn check_devices(
-    raw: &[RawDevice],
+    raw: &[Option<RawDevice>],
     file: &Path,
     p: &mut Problems,
 ) -> Vec<Option<DeviceConfig>> {
     let devices: Vec<_> = raw
         .iter()
         .enumerate()
-        .map(|(i, d)| check_device(i, d, file, p))
+        .map(|(i, d)| d.as_ref().and_then(|d| check_device(i, d, file, p)))
         .collect();
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ocpp_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, d) in raw.iter().enumerate() {
+        let Some(d) = d else { continue };
         match ids.get(d.id.as_str()) {
             Some(first) => p.add(
                 format!("devices[{i}].id"),

@@ -24,6 +24,79 @@ pub(super) fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result
         .map_err(|e| translate(file, "", e.path(), e.inner().message()))
 }
 
+/// Deserializes `value` (at key path `prefix`) as `T`, reporting every unknown key and every
+/// wrongly typed value in it rather than only the first: each failing key is recorded, taken
+/// out, and deserializing retried. Returns `T` once what is left deserializes, which may be
+/// after errors were recorded; `None` when a required key is missing (or was taken out).
+pub(super) fn lenient<T: DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    mut value: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let mut removed: Vec<String> = Vec::new();
+    loop {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let error = translate(file, prefix, e.path(), e.inner().message());
+        if error.message == MISSING {
+            if !removed.contains(&error.key) {
+                errors.push(error);
+            }
+            return None;
+        }
+        // Every round removes one value, so this ends; a path that cannot be removed (the
+        // value itself is wrong) or was already replaced ends it at once.
+        if removed.contains(&error.key) {
+            return None;
+        }
+        let taken = remove_at(&mut value, e.path());
+        removed.push(error.key.clone());
+        errors.push(error);
+        if !taken {
+            return None;
+        }
+    }
+}
+
+/// Removes the value at `path` from `value`; false if there is no such value.
+fn remove_at(value: &mut toml::Value, path: &serde_path_to_error::Path) -> bool {
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for segment in parents {
+        let next = match (segment, here) {
+            (Segment::Map { key }, toml::Value::Table(t)) => t.get_mut(key.as_str()),
+            (Segment::Seq { index }, toml::Value::Array(a)) => a.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => here = next,
+            None => return false,
+        }
+    }
+    match (last, here) {
+        (Segment::Map { key }, toml::Value::Table(t)) => t.remove(key.as_str()).is_some(),
+        // Removing would shift the later elements' indices; an empty table keeps them, and
+        // whatever it then lacks is reported as missing.
+        (Segment::Seq { index }, toml::Value::Array(a)) => match a.get_mut(*index) {
+            Some(slot) => {
+                *slot = toml::Value::Table(toml::Table::new());
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// The message of a missing required key.
+pub(super) const MISSING: &str = "missing key";
+
 /// Deserializes a sub-table that could only be typed after its siblings were read
 /// (a device's `connection`); `prefix` is the table's key path.
 pub(super) fn from_table<T: DeserializeOwned>(
@@ -59,7 +132,7 @@ fn translate(
         .and_then(|rest| rest.strip_suffix('`'))
     {
         join_key(&mut key, field);
-        "missing key".to_string()
+        MISSING.to_string()
     } else {
         message.to_string()
     };
