@@ -1,5 +1,6 @@
 //! Checks across the variables of one merged template: no name mapped twice, no two polled
-//! variables reading the same register or bytes, no device-model variable exposed twice.
+//! variables reading overlapping registers or bytes (unless both read exactly the same value),
+//! no device-model variable exposed twice.
 //! Each problem is reported once, at the later variable, in the file it was written in.
 
 use std::path::Path;
@@ -66,11 +67,14 @@ pub(super) fn check(
     }
     for (n, c) in checked.iter().enumerate() {
         let Some(span) = c.span else { continue };
-        let Some(first) = checked
-            .iter()
-            .take(n)
-            .position(|e| e.span.is_some_and(|s| overlaps(s, span)))
-        else {
+        let data_type = |i: usize| merged.get(i).map(|(_, r)| r.data_type.as_str());
+        // Reading exactly the same value twice is deliberate (one status register giving two
+        // roles through two enums); any other overlap is a wrong address or width.
+        let clash = |(i, e): (usize, &Checked)| {
+            e.span
+                .is_some_and(|s| overlaps(s, span) && !(s == span && data_type(i) == data_type(n)))
+        };
+        let Some(first) = checked.iter().enumerate().take(n).position(clash) else {
             continue;
         };
         let (Some((origin, raw)), Some((_, first_raw))) = (merged.get(n), merged.get(first)) else {

@@ -822,14 +822,14 @@ pub(super) fn location_key(v: &RawVariable, key: &dyn Fn(&str) -> String) -> Str
     }
 }
 
-/// The location as written, for messages: `40011`, `holding 10`, `epc 0xC8`.
+/// The location as written, for messages: `40011`, `holding 10`, `0xC8 offset 4`.
 pub(super) fn describe(v: &RawVariable) -> String {
     let mut text = match (&v.register, &v.table, v.address, &v.epc) {
         (Some(toml::Value::Integer(n)), ..) => n.to_string(),
         (Some(toml::Value::String(s)), ..) => s.clone(),
         (_, Some(table), Some(address), _) => format!("{table} {address}"),
-        (.., Some(toml::Value::String(epc))) => format!("epc {epc}"),
-        (.., Some(toml::Value::Integer(epc))) => format!("epc 0x{epc:02X}"),
+        (.., Some(toml::Value::String(epc))) => epc.clone(),
+        (.., Some(toml::Value::Integer(epc))) => format!("0x{epc:02X}"),
         _ => "?".into(),
     };
     if let Some(offset) = v.offset.filter(|o| *o > 0) {
