@@ -3,21 +3,25 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod reload;
 mod spec;
 mod timers;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver};
 
 use crate::chan::SendError;
+use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+pub use reload::{diff, ReloadPlan};
 pub use spec::{charger_specs, ChargerSpec, DevicePlan, Workers};
 use timers::Timers;
 
@@ -26,6 +30,8 @@ use timers::Timers;
 pub enum Control {
     /// Stop: the hub returns; the daemon then closes links and workers.
     Shutdown,
+    /// Apply a new, validated config: start, stop or restart the devices it changes.
+    Reload(Box<Config>),
 }
 
 /// The hub's inbound channels.
@@ -42,6 +48,14 @@ pub struct Hub {
     workers: Workers,
     timers: Timers,
     effects: Vec<Effect>,
+    /// The running config, which a reload is compared with; `None` when not reloadable.
+    config: Option<Box<Config>>,
+    /// TLS settings for stations started by a reload.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The next unused device/link key.
+    next_key: u32,
+    /// Seeds each new station's jitter.
+    rng: Rng,
 }
 
 impl Hub {
@@ -64,7 +78,25 @@ impl Hub {
             workers,
             timers: Timers::default(),
             effects: Vec::new(),
+            config: None,
+            tls: None,
+            next_key: 0,
+            rng,
         }
+    }
+
+    /// Makes the hub reloadable: `config` is what `specs` were built from with `tls`, and
+    /// `next_key` the first key they did not use.
+    pub fn with_config(
+        mut self,
+        config: Config,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        next_key: u32,
+    ) -> Self {
+        self.config = Some(Box::new(config));
+        self.tls = tls;
+        self.next_key = next_key;
+        self
     }
 
     /// Runs until told to shut down.
@@ -93,6 +125,7 @@ impl Hub {
                     Err(_) => return,
                 },
                 recv(inbox.control) -> control => match control {
+                    Ok(Control::Reload(config)) => self.reload(*config),
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
                 recv(timer) -> _ => {
