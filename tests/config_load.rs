@@ -48,6 +48,7 @@ fn sample_config_loads() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates")
     );
     assert_eq!(c.system.metrics.prometheus_port, None);
+    assert!(!c.system.watch_config);
     assert_eq!(c.csms.url, "ws://127.0.0.1:9000/ocpp");
     assert_eq!(c.csms.reconnect_interval, Duration::from_secs(30));
     assert_eq!(c.csms.ping_interval, Duration::from_secs(60));
@@ -155,6 +156,7 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
     assert_eq!(c.system.log_level, log::LevelFilter::Debug);
     assert_eq!(c.system.data_dir, fixture("data"));
     assert_eq!(c.system.templates_dir, fixture("templates"));
+    assert!(c.system.watch_config);
     assert_eq!(
         (
             c.system.log_rotation.max_size_mb,

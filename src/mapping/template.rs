@@ -256,3 +256,97 @@ impl Variable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::ModbusTable;
+
+    fn var(name: OcppName, phase: Option<Phase>, access: Access, address: u16) -> Variable {
+        Variable {
+            component: name.default_component().unwrap_or("t").to_string(),
+            variable: name.default_variable().to_string(),
+            ocpp_name: name,
+            phase,
+            source: Source::Modbus {
+                table: ModbusTable::HoldingRegister,
+                address,
+                count: 1,
+                order: Order::Abcd,
+            },
+            data_type: DataType::U16,
+            bit: None,
+            access,
+            poll: PollClass::Slow,
+            scale: 1.0,
+            offset_value: 0.0,
+            unit: None,
+            enum_map: BTreeMap::new(),
+            min: None,
+            max: None,
+        }
+    }
+
+    fn template() -> Template {
+        let voltage = |phase, address| {
+            var(
+                OcppName::Measurand("Voltage".into()),
+                Some(phase),
+                Access::Read,
+                address,
+            )
+        };
+        Template {
+            id: "t".into(),
+            description: String::new(),
+            extends: None,
+            vendor_name: None,
+            model: None,
+            variables: vec![
+                voltage(Phase::L1N, 0),
+                voltage(Phase::L2N, 1),
+                var(OcppName::ControlCurrentLimit, None, Access::Write, 2),
+            ],
+        }
+    }
+
+    #[test]
+    fn lookups_by_name_and_by_device_model_identity() {
+        let t = template();
+        let voltage = OcppName::Measurand("Voltage".into());
+        assert_eq!(t.variable(&voltage).map(|(i, _)| i), Some(0));
+        assert_eq!(t.variable(&OcppName::ConnectorStatus), None);
+        let l2 = t.exposed("EVSE", "Voltage", Some("L2-N"));
+        assert_eq!(l2.map(|(i, v)| (i, v.instance())), Some((1, Some("L2-N"))));
+        assert_eq!(t.exposed("EVSE", "Voltage", None), None);
+        let limit = t.exposed("EVSE", "CurrentLimit", None);
+        assert_eq!(
+            limit.map(|(i, v)| (i, v.mutability())),
+            Some((2, Mutability::WriteOnly))
+        );
+    }
+
+    #[test]
+    fn write_only_variables_are_not_polled() {
+        let t = template();
+        let reads = t.register_reads();
+        assert_eq!(
+            reads
+                .iter()
+                .map(|r| (r.var, r.address, r.class))
+                .collect::<Vec<_>>(),
+            [(0, 0, PollClass::Slow), (1, 1, PollClass::Slow)]
+        );
+        assert!(t.epc_reads().is_empty());
+    }
+
+    #[test]
+    fn access_spellings() {
+        assert_eq!(Access::from_name("read"), Some(Access::Read));
+        assert_eq!(Access::from_name("write"), Some(Access::Write));
+        assert_eq!(Access::from_name("read_write"), Some(Access::ReadWrite));
+        assert_eq!(Access::from_name("rw"), None);
+        assert!(Access::ReadWrite.reads() && Access::ReadWrite.writes());
+        assert!(!Access::Write.reads() && !Access::Read.writes());
+    }
+}

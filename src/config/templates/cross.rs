@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::config::raw::RawVariable;
 use crate::config::ConfigError;
 
-use super::variable::{describe, location_key, Checked, Span};
+use super::layout::{describe, location_key, Span};
+use super::variable::Checked;
 use super::Origin;
 
 /// Runs every cross-variable check over `merged` (and what checking each one found).

@@ -7,6 +7,8 @@
 //! where they were written, also when found through a child.
 
 mod cross;
+mod layout;
+mod values;
 mod variable;
 
 use std::collections::BTreeMap;
