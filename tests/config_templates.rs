@@ -138,6 +138,7 @@ fn unknown_keys_and_wrong_types_everywhere_are_reported_together() {
             r#"structural.toml: csms.ping_interval_sec: invalid type: string "60", expected u64"#,
             "structural.toml: devices[0].colour: unknown key",
             r#"structural.toml: devices[0].connection.port: invalid type: string "502", expected u16"#,
+            r#"structural.toml: devices[0].connection.unit_id: invalid type: string "x", expected u8"#,
             r#"structural.toml: devices[1].ocpp_id: duplicate of devices[0].ocpp_id "A""#,
             "templates/structural.toml: template.colour: unknown key",
             "templates/structural.toml: template.variables[0].sacle: unknown key",

@@ -170,7 +170,7 @@ fn check_connection(
     match protocol {
         Protocol::ModbusTcp => {
             let raw: RawModbusTcp = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             check_host(p, key("ip"), &raw.ip);
             let port = raw.port.unwrap_or(502);
@@ -185,7 +185,7 @@ fn check_connection(
         }
         Protocol::ModbusRtu => {
             let raw: RawModbusRtu = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             if raw.port.trim().is_empty() {
                 p.add(key("port"), "must not be empty");
@@ -227,7 +227,7 @@ fn check_connection(
         }
         Protocol::EchonetLite => {
             let raw: RawEchonetLite = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             check_host(p, key("ip"), &raw.ip);
             let eoj = raw.eoj.and_then(|text| {

@@ -73,6 +73,11 @@ impl Problems {
         self.errors.push(error);
     }
 
+    /// Records ready-made errors (from parsing).
+    pub(super) fn extend(&mut self, errors: Vec<ConfigError>) {
+        self.errors.extend(errors);
+    }
+
     /// How many problems were recorded.
     pub(super) fn len(&self) -> usize {
         self.errors.len()

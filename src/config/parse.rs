@@ -98,14 +98,18 @@ fn remove_at(value: &mut toml::Value, path: &serde_path_to_error::Path) -> bool 
 pub(super) const MISSING: &str = "missing key";
 
 /// Deserializes a sub-table that could only be typed after its siblings were read
-/// (a device's `connection`); `prefix` is the table's key path.
+/// (a device's `connection`); `prefix` is the table's key path. Every unknown key and wrong
+/// type in it is reported.
 pub(super) fn from_table<T: DeserializeOwned>(
     file: &Path,
     prefix: &str,
     table: toml::Table,
-) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(table)
-        .map_err(|e| translate(file, prefix, e.path(), e.inner().message()))
+) -> Result<T, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    match lenient(file, prefix, toml::Value::Table(table), &mut errors) {
+        Some(t) if errors.is_empty() => Ok(t),
+        _ => Err(errors),
+    }
 }
 
 /// Rewords serde's unknown/missing field messages into the user's terms: the path of an unknown
@@ -224,9 +228,63 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         let e = from_table::<Inner>(Path::new("f.toml"), "devices[2].connection", table);
+        let lines: Option<Vec<String>> =
+            e.err().map(|e| e.iter().map(ToString::to_string).collect());
         assert_eq!(
-            e.map_err(|e| e.to_string()).err().as_deref(),
-            Some("f.toml: devices[2].connection.n: invalid value: integer `300`, expected u8")
+            lines,
+            Some(vec![
+                "f.toml: devices[2].connection.n: invalid value: integer `300`, expected u8".into()
+            ])
+        );
+    }
+
+    fn lenient_lines(text: &str) -> (bool, Vec<String>) {
+        let value: toml::Value = match text.parse::<toml::Table>() {
+            Ok(t) => toml::Value::Table(t),
+            Err(e) => panic!("{e}"),
+        };
+        let mut errors = Vec::new();
+        let parsed = lenient::<Outer>(Path::new("f.toml"), "x", value, &mut errors);
+        (
+            parsed.is_some(),
+            errors.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn lenient_reports_every_unknown_key_and_wrong_type() {
+        let (parsed, lines) =
+            lenient_lines("[[inner]]\nn = 1\nm = 1\n[[inner]]\nn = 2\nk = 3\n[[inner]]\nn = 300\n");
+        assert_eq!(
+            lines,
+            [
+                "f.toml: x.inner[0].m: unknown key",
+                "f.toml: x.inner[1].k: unknown key",
+                "f.toml: x.inner[2].n: invalid value: integer `300`, expected u8",
+            ]
+        );
+        // A required value taken out is then missing, which ends it without a second report;
+        // that is why the config parses each device and template variable on its own.
+        assert!(!parsed);
+    }
+
+    #[test]
+    fn lenient_returns_what_is_left_when_only_extras_were_wrong() {
+        assert_eq!(
+            lenient_lines("[[inner]]\nn = 1\nz = 2\n"),
+            (true, vec!["f.toml: x.inner[0].z: unknown key".to_string()])
+        );
+        assert_eq!(lenient_lines("[[inner]]\nn = 1\n"), (true, vec![]));
+        assert_eq!(
+            lenient_lines("inner = 5\n"),
+            (
+                false,
+                vec!["f.toml: x.inner: invalid type: integer `5`, expected a sequence".to_string()]
+            )
+        );
+        assert_eq!(
+            lenient_lines("[[inner]]\n"),
+            (false, vec!["f.toml: x.inner[0].n: missing key".to_string()])
         );
     }
 }
