@@ -1,16 +1,19 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::config::Config;
+use crate::chan::{self, SendError};
+use crate::config::{self, Config};
 use crate::device::{DeviceEvent, PoolCmd};
 use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
 use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
+use crate::watch;
 
 /// Capacity of the device → hub and link → hub channels.
 const HUB_INBOX_CAPACITY: usize = 4096;
@@ -50,11 +53,12 @@ impl Daemon {
         let pool_thread =
             spawn_tcp_pool("modbus-tcp", PoolSettings::default(), device_tx, pool_rx)?;
 
-        let specs = charger_specs(config, tls, &mut 1);
+        let mut next_key = 1;
+        let specs = charger_specs(config, tls.clone(), &mut next_key);
         let workers = Workers {
             modbus_tcp: pool_tx.clone(),
         };
-        let hub = Hub::new(specs, link.clone(), workers);
+        let hub = Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
         let inbox = Inbox {
             devices: device_rx,
             links: link_rx,
@@ -70,6 +74,12 @@ impl Daemon {
             link_thread,
             modbus_tcp: (pool_tx, pool_thread),
         })
+    }
+
+    /// Loads and checks the config at `path` again and hands it to the hub; a config with
+    /// problems is refused, each problem logged, and the running one stays in force.
+    pub fn reload(&self, path: &Path) {
+        request_reload(path, &self.control);
     }
 
     /// Stops the hub, closes every link and device connection, and joins the threads.
@@ -102,6 +112,27 @@ fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, Daem
     Ok(link::client_config(&files)?)
 }
 
+/// Loads `path` and, if it is valid, asks the hub to apply it.
+fn request_reload(path: &Path, control: &Sender<Control>) {
+    log::info!("reloading {}", path.display());
+    match config::load(path) {
+        Ok(config) => match chan::try_send(control, Control::Reload(Box::new(config)), "reload") {
+            Ok(()) => {}
+            Err(SendError::Full(_)) => log::error!("reload refused: the hub is busy; try again"),
+            Err(SendError::Closed(_)) => log::error!("reload refused: the hub has stopped"),
+        },
+        Err(errors) => {
+            for e in &errors.0 {
+                log::error!("{e}");
+            }
+            log::error!(
+                "reload refused: {} problem(s); the running config stays in force",
+                errors.0.len()
+            );
+        }
+    }
+}
+
 /// Joins `thread` if it ends before `deadline`; otherwise leaves it to the process exit.
 fn join_by(thread: JoinHandle<()>, name: &str, deadline: Instant) {
     while !thread.is_finished() {
@@ -116,7 +147,8 @@ fn join_by(thread: JoinHandle<()>, name: &str, deadline: Instant) {
     }
 }
 
-/// Runs the gateway until SIGTERM or SIGINT, then stops it cleanly.
+/// Runs the gateway until SIGTERM or SIGINT, then stops it cleanly. SIGHUP (and, with
+/// `system.watch_config`, a change to the config file or a template) reloads the config.
 pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
@@ -127,14 +159,28 @@ pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
         config.devices.len(),
         config.csms.url
     );
+    let watcher = if config.system.watch_config {
+        let (path, control) = (config.path.clone(), daemon.control.clone());
+        let watcher = watch::spawn(
+            config.path.clone(),
+            config.system.templates_dir.clone(),
+            watch::POLL_INTERVAL,
+            move || request_reload(&path, &control),
+        )?;
+        Some(watcher)
+    } else {
+        None
+    };
     for signal in signals.forever() {
         if signal == SIGHUP {
-            // Live reload arrives with the mapping engine; until then a HUP must not kill us.
-            log::warn!("SIGHUP: live reload is not available in this version; restart to apply config changes");
+            daemon.reload(&config.path);
             continue;
         }
         log::info!("signal {signal}: shutting down");
         break;
+    }
+    if let Some(watcher) = watcher {
+        watcher.stop();
     }
     daemon.stop();
     log::info!("stopped");

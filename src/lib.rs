@@ -19,3 +19,4 @@ pub mod ocpp;
 pub mod sim;
 pub mod station;
 pub mod util;
+pub mod watch;

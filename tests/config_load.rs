@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ocpp_gw::config::{self, Connection, Parity, Protocol};
 use ocpp_gw::device::{ModbusTable, RawValue};
-use ocpp_gw::mapping::{DataType, OcppName, Source, Value};
+use ocpp_gw::mapping::{DataType, OcppName, Order, Source, Value};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,6 +48,7 @@ fn sample_config_loads() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates")
     );
     assert_eq!(c.system.metrics.prometheus_port, None);
+    assert!(!c.system.watch_config);
     assert_eq!(c.csms.url, "ws://127.0.0.1:9000/ocpp");
     assert_eq!(c.csms.reconnect_interval, Duration::from_secs(30));
     assert_eq!(c.csms.ping_interval, Duration::from_secs(60));
@@ -84,13 +85,12 @@ fn sample_template_maps_the_simulator_registers() {
         (Some("Generic"), Some("MB-AC22"))
     );
     let reads: Vec<_> = t
-        .variables
+        .register_reads()
         .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let r = v.register_read(i);
+        .map(|r| {
             assert_eq!(r.table, ModbusTable::HoldingRegister);
-            (v.ocpp_name.to_string(), r.address, r.count)
+            let name = t.variables.get(r.var).map(|v| v.ocpp_name.to_string());
+            (name.unwrap_or_default(), r.address, r.count)
         })
         .collect();
     let expected = [
@@ -156,6 +156,7 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
     assert_eq!(c.system.log_level, log::LevelFilter::Debug);
     assert_eq!(c.system.data_dir, fixture("data"));
     assert_eq!(c.system.templates_dir, fixture("templates"));
+    assert!(c.system.watch_config);
     assert_eq!(
         (
             c.system.log_rotation.max_size_mb,
@@ -212,7 +213,9 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
         status.source,
         Source::Modbus {
             table: ModbusTable::InputRegister,
-            address: 0
+            address: 0,
+            count: 1,
+            order: Order::Abcd
         }
     );
     assert_eq!(status.data_type, DataType::I16);
@@ -349,36 +352,7 @@ fn every_semantic_problem_is_reported() {
     .iter()
     .map(|l| format!("{file}: {l}"))
     .collect();
-    let known = [
-        "Connector.Status",
-        "AvailabilityState",
-        "MeterValue.Current.Export",
-        "MeterValue.Current.Import",
-        "MeterValue.Current.Offered",
-        "MeterValue.Energy.Active.Export.Register",
-        "MeterValue.Energy.Active.Import.Register",
-        "MeterValue.Energy.Reactive.Export.Register",
-        "MeterValue.Energy.Reactive.Import.Register",
-        "MeterValue.Energy.Active.Export.Interval",
-        "MeterValue.Energy.Active.Import.Interval",
-        "MeterValue.Energy.Active.Net",
-        "MeterValue.Energy.Reactive.Export.Interval",
-        "MeterValue.Energy.Reactive.Import.Interval",
-        "MeterValue.Energy.Reactive.Net",
-        "MeterValue.Energy.Apparent.Net",
-        "MeterValue.Energy.Apparent.Import",
-        "MeterValue.Energy.Apparent.Export",
-        "MeterValue.Frequency",
-        "MeterValue.Power.Active.Export",
-        "MeterValue.Power.Active.Import",
-        "MeterValue.Power.Factor",
-        "MeterValue.Power.Offered",
-        "MeterValue.Power.Reactive.Export",
-        "MeterValue.Power.Reactive.Import",
-        "MeterValue.SoC",
-        "MeterValue.Voltage",
-    ]
-    .join(", ");
+    let known = OcppName::known_names().collect::<Vec<_>>().join(", ");
     let out_of_range = "is outside 1-9999 (coils), 10001-19999 (discrete inputs), 30001-39999 (input registers), \
         40001-49999 (holding registers) and their 6-digit forms 000001-065536, 100001-165536, 300001-365536, 400001-465536";
     // bad_template.toml is used by two devices but loaded, and reported, once.
@@ -388,9 +362,11 @@ fn every_semantic_problem_is_reported() {
             r#"template.id: "not_the_stem" does not match the file name bad_template.toml"#.to_string(),
             "template.vendor_name: longer than 50 characters".to_string(),
             format!(r#"template.variables[0].ocpp_name: unknown ocpp_name "MeterValue.Temperature" (known: {known})"#),
-            r#"template.variables[1].type: unknown variable type "echonet" (expected modbus)"#.to_string(),
-            r#"template.variables[1].data_type: unknown data type "u17" (expected one of bool, uint16, int16, uint32, int32, float32)"#.to_string(),
+            r#"template.variables[1].data_type: unknown data type "u17" (expected one of bool, uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64, string, bytes)"#.to_string(),
+            r#"template.variables[1].register: only for type = "modbus", not echonet"#.to_string(),
+            "template.variables[1].epc: missing key".to_string(),
             "template.variables[2].data_type: bool needs a coil or discrete input, but 40003 is a holding register".to_string(),
+            "template.variables[2].data_type: MeterValue.Power.Active.Import is numeric and cannot be a single bit".to_string(),
             "template.variables[3].enum: an enum needs an integer data type, not float32".to_string(),
             format!("template.variables[4].register: register 50001 {out_of_range}"),
             "template.variables[5].enum: MeterValue.Current.Import is numeric and takes no enum".to_string(),

@@ -27,20 +27,22 @@ fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
     }
 }
 
-/// Checks every device; `None` where a device is too broken to build (its problems are recorded).
+/// Checks every device (`None`: it could not be parsed, already reported); `None` where a
+/// device is too broken to build (its problems are recorded).
 pub(super) fn check_devices(
-    raw: &[RawDevice],
+    raw: &[Option<RawDevice>],
     file: &Path,
     p: &mut Problems,
 ) -> Vec<Option<DeviceConfig>> {
     let devices: Vec<_> = raw
         .iter()
         .enumerate()
-        .map(|(i, d)| check_device(i, d, file, p))
+        .map(|(i, d)| d.as_ref().and_then(|d| check_device(i, d, file, p)))
         .collect();
     let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ocpp_ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, d) in raw.iter().enumerate() {
+        let Some(d) = d else { continue };
         match ids.get(d.id.as_str()) {
             Some(first) => p.add(
                 format!("devices[{i}].id"),
@@ -171,7 +173,7 @@ fn check_connection(
     match protocol {
         Protocol::ModbusTcp => {
             let raw: RawModbusTcp = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             check_host(p, key("ip"), &raw.ip);
             let port = raw.port.unwrap_or(502);
@@ -186,7 +188,7 @@ fn check_connection(
         }
         Protocol::ModbusRtu => {
             let raw: RawModbusRtu = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             if raw.port.trim().is_empty() {
                 p.add(key("port"), "must not be empty");
@@ -228,7 +230,7 @@ fn check_connection(
         }
         Protocol::EchonetLite => {
             let raw: RawEchonetLite = from_table(file, &prefix, table)
-                .map_err(|e| p.push(e))
+                .map_err(|e| p.extend(e))
                 .ok()?;
             check_host(p, key("ip"), &raw.ip);
             let eoj = raw.eoj.and_then(|text| {

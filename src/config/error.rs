@@ -68,9 +68,9 @@ impl Problems {
         });
     }
 
-    /// Records a ready-made error (from parsing).
-    pub(super) fn push(&mut self, error: ConfigError) {
-        self.errors.push(error);
+    /// Records ready-made errors (from parsing).
+    pub(super) fn extend(&mut self, errors: Vec<ConfigError>) {
+        self.errors.extend(errors);
     }
 
     /// How many problems were recorded.

@@ -10,7 +10,7 @@ mod parse;
 mod raw;
 mod security;
 mod system;
-mod template_file;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -30,12 +30,15 @@ pub use security::{
 
 use devices::{check_devices, is_template_name};
 use error::Problems;
-use raw::{RawConfig, RawDevice};
+use parse::lenient;
+use raw::{RawConfig, RawCsms, RawDevice, RawSystem};
 use security::check_device_passwords;
 use system::{check_csms, check_system};
-use template_file::{load_template, Loaded};
+use templates::{Loaded, Templates};
 
-/// Loads and checks the config file at `path` and the templates its devices use.
+/// Loads and checks the config file at `path` and the templates its devices use, reporting
+/// every problem found: a TOML syntax error alone (nothing else can be read), otherwise every
+/// unknown key, wrong type and inconsistent value of every section, device and template.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let whole_file = |e: ConfigError| ConfigErrors(vec![e]);
     let text = fs::read_to_string(path).map_err(|e| {
@@ -45,104 +48,113 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             message: format!("cannot read: {e}"),
         })
     })?;
-    let raw: RawConfig = parse::parse_toml(path, &text).map_err(whole_file)?;
+    let root: toml::Table = parse::parse_toml(path, &text).map_err(whole_file)?;
+    let mut errors = Vec::new();
+    let raw: Option<RawConfig> = lenient(path, "", toml::Value::Table(root), &mut errors);
+    let Some(raw) = raw else {
+        return Err(ConfigErrors(errors));
+    };
     let config_dir = path.parent().unwrap_or(Path::new(""));
+    let raw_system: Option<RawSystem> = lenient(path, "system", raw.system, &mut errors);
+    let raw_csms: Option<RawCsms> = lenient(path, "csms", raw.csms, &mut errors);
+    let raw_devices: Vec<Option<RawDevice>> = raw
+        .devices
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| lenient(path, &format!("devices[{i}]"), d, &mut errors))
+        .collect();
     let mut p = Problems::new(path);
-    let system = check_system(raw.system, config_dir, &mut p);
+    let system = raw_system.map(|s| check_system(s, config_dir, &mut p));
     // Judged on the keys as written, so a bad csms password or profile is reported once,
     // not again for every device.
-    let csms_password_source =
-        raw.csms.basic_auth_password.is_some() || raw.csms.basic_auth_secret.is_some();
+    let csms_password_source = raw_csms
+        .as_ref()
+        .is_some_and(|c| c.basic_auth_password.is_some() || c.basic_auth_secret.is_some());
     let profile_known = !matches!(
-        raw.csms.security_profile,
+        raw_csms.as_ref().and_then(|c| c.security_profile),
         Some(n) if SecurityProfile::from_number(n).is_none()
     );
-    let csms = check_csms(raw.csms, &system.security, &mut p);
-    let devices = check_devices(&raw.devices, path, &mut p);
-    if profile_known {
+    let csms = match (raw_csms, &system) {
+        (Some(c), Some(system)) => Some(check_csms(c, &system.security, &mut p)),
+        _ => None,
+    };
+    let devices = check_devices(&raw_devices, path, &mut p);
+    if let (true, Some(csms)) = (profile_known, &csms) {
         check_device_passwords(
             csms.security_profile,
             csms_password_source,
-            &raw.devices,
+            &raw_devices,
             &mut p,
         );
     }
+    let mut templates = BTreeMap::new();
     let mut template_errors = Vec::new();
-    let templates = load_templates(
-        &raw.devices,
-        &system.templates_dir,
-        &mut p,
-        &mut template_errors,
-    );
-    let mut errors = p.into_errors();
+    if let Some(system) = &system {
+        let mut loader = Templates::new(&system.templates_dir);
+        templates = load_templates(&raw_devices, &mut loader, &mut p);
+        template_errors = loader.into_errors();
+    }
+    errors.extend(p.into_errors());
     errors.extend(template_errors);
     let devices: Option<Vec<_>> = devices.into_iter().collect();
-    match devices {
-        Some(devices) if errors.is_empty() => Ok(Config {
+    match (system, csms, devices) {
+        (Some(system), Some(csms), Some(devices)) if errors.is_empty() => Ok(Config {
             path: path.to_path_buf(),
             system,
             csms,
             devices,
             templates,
         }),
-        // A device is only left unbuilt when a problem was recorded for it.
+        // Anything left unbuilt had a problem recorded for it.
         _ => Err(ConfigErrors(errors)),
     }
 }
 
-/// Loads each template once; problems inside a template go to `template_errors`, a missing
-/// or unsuitable template is the referring device's problem.
+/// Resolves each template the devices use; problems inside a template are the loader's, a
+/// missing or unsuitable template is the referring device's problem.
 fn load_templates(
-    raw: &[RawDevice],
-    dir: &Path,
+    raw: &[Option<RawDevice>],
+    loader: &mut Templates<'_>,
     p: &mut Problems,
-    template_errors: &mut Vec<ConfigError>,
 ) -> BTreeMap<String, Arc<Template>> {
-    let mut cache: BTreeMap<&str, Loaded> = BTreeMap::new();
+    let mut found = BTreeMap::new();
     for (i, device) in raw.iter().enumerate() {
+        let Some(device) = device else { continue };
         let id = device.template.as_str();
         if !is_template_name(id) {
             continue;
         }
-        let loaded = cache
-            .entry(id)
-            .or_insert_with(|| load_template(dir, id, template_errors));
-        match loaded {
+        match loader.resolve(id) {
             Loaded::Missing(file) => p.add(
                 format!("devices[{i}].template"),
                 format!("no template {id:?} (looked for {})", file.display()),
             ),
             Loaded::Invalid => {}
             Loaded::Found(template) => {
-                let Some(protocol) = Protocol::from_name(&device.protocol) else {
-                    continue;
-                };
-                if let Some(v) = template
-                    .variables
-                    .iter()
-                    .find(|v| !source_fits(v.source, protocol))
-                {
-                    p.add(
-                        format!("devices[{i}].template"),
-                        format!("template {id:?} maps {} through {}, which protocol {protocol} cannot read", v.ocpp_name, source_kind(v.source)),
-                    );
+                if let Some(protocol) = Protocol::from_name(&device.protocol) {
+                    if let Some(v) = template
+                        .variables
+                        .iter()
+                        .find(|v| !source_fits(v.source, protocol))
+                    {
+                        p.add(
+                            format!("devices[{i}].template"),
+                            format!("template {id:?} maps {} through {}, which protocol {protocol} cannot read", v.ocpp_name, source_kind(v.source)),
+                        );
+                    }
                 }
+                found.insert(id.to_string(), template);
             }
         }
     }
-    cache
-        .into_iter()
-        .filter_map(|(id, loaded)| match loaded {
-            Loaded::Found(t) => Some((id.to_string(), t)),
-            Loaded::Missing(_) | Loaded::Invalid => None,
-        })
-        .collect()
+    found
 }
 
 /// Whether a device speaking `protocol` can read `source`.
 fn source_fits(source: Source, protocol: Protocol) -> bool {
     match source {
         Source::Modbus { .. } => matches!(protocol, Protocol::ModbusTcp | Protocol::ModbusRtu),
+        Source::Echonet { .. } => protocol == Protocol::EchonetLite,
     }
 }
 
@@ -150,5 +162,6 @@ fn source_fits(source: Source, protocol: Protocol) -> bool {
 fn source_kind(source: Source) -> &'static str {
     match source {
         Source::Modbus { .. } => "type = \"modbus\"",
+        Source::Echonet { .. } => "type = \"echonet\"",
     }
 }

@@ -27,6 +27,8 @@ pub struct SystemConfig {
     pub log_level: log::LevelFilter,
     pub data_dir: PathBuf,
     pub templates_dir: PathBuf,
+    /// Reload when the config file or a template changes (mtime polling), as on SIGHUP.
+    pub watch_config: bool,
     pub log_rotation: LogRotation,
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,

@@ -24,15 +24,92 @@ pub(super) fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result
         .map_err(|e| translate(file, "", e.path(), e.inner().message()))
 }
 
+/// Deserializes `value` (at key path `prefix`) as `T`, reporting every unknown key and every
+/// wrongly typed value in it rather than only the first: each failing key is recorded, taken
+/// out, and deserializing retried. Returns `T` once what is left deserializes, which may be
+/// after errors were recorded; `None` when a required key is missing (or was taken out).
+pub(super) fn lenient<T: DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    mut value: toml::Value,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    let mut removed: Vec<String> = Vec::new();
+    loop {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let error = translate(file, prefix, e.path(), e.inner().message());
+        if error.message == MISSING {
+            if !removed.contains(&error.key) {
+                errors.push(error);
+            }
+            return None;
+        }
+        // Every round removes one value, so this ends; a path that cannot be removed (the
+        // value itself is wrong) or was already replaced ends it at once.
+        if removed.contains(&error.key) {
+            return None;
+        }
+        let taken = remove_at(&mut value, e.path());
+        removed.push(error.key.clone());
+        errors.push(error);
+        if !taken {
+            return None;
+        }
+    }
+}
+
+/// Removes the value at `path` from `value`; false if there is no such value.
+fn remove_at(value: &mut toml::Value, path: &serde_path_to_error::Path) -> bool {
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut here = value;
+    for segment in parents {
+        let next = match (segment, here) {
+            (Segment::Map { key }, toml::Value::Table(t)) => t.get_mut(key.as_str()),
+            (Segment::Seq { index }, toml::Value::Array(a)) => a.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(next) => here = next,
+            None => return false,
+        }
+    }
+    match (last, here) {
+        (Segment::Map { key }, toml::Value::Table(t)) => t.remove(key.as_str()).is_some(),
+        // Removing would shift the later elements' indices; an empty table keeps them, and
+        // whatever it then lacks is reported as missing.
+        (Segment::Seq { index }, toml::Value::Array(a)) => match a.get_mut(*index) {
+            Some(slot) => {
+                *slot = toml::Value::Table(toml::Table::new());
+                true
+            }
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// The message of a missing required key.
+pub(super) const MISSING: &str = "missing key";
+
 /// Deserializes a sub-table that could only be typed after its siblings were read
-/// (a device's `connection`); `prefix` is the table's key path.
+/// (a device's `connection`); `prefix` is the table's key path. Every unknown key and wrong
+/// type in it is reported.
 pub(super) fn from_table<T: DeserializeOwned>(
     file: &Path,
     prefix: &str,
     table: toml::Table,
-) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(table)
-        .map_err(|e| translate(file, prefix, e.path(), e.inner().message()))
+) -> Result<T, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    match lenient(file, prefix, toml::Value::Table(table), &mut errors) {
+        Some(t) if errors.is_empty() => Ok(t),
+        _ => Err(errors),
+    }
 }
 
 /// Rewords serde's unknown/missing field messages into the user's terms: the path of an unknown
@@ -59,7 +136,7 @@ fn translate(
         .and_then(|rest| rest.strip_suffix('`'))
     {
         join_key(&mut key, field);
-        "missing key".to_string()
+        MISSING.to_string()
     } else {
         message.to_string()
     };
@@ -151,9 +228,63 @@ mod tests {
             Err(e) => panic!("{e}"),
         };
         let e = from_table::<Inner>(Path::new("f.toml"), "devices[2].connection", table);
+        let lines: Option<Vec<String>> =
+            e.err().map(|e| e.iter().map(ToString::to_string).collect());
         assert_eq!(
-            e.map_err(|e| e.to_string()).err().as_deref(),
-            Some("f.toml: devices[2].connection.n: invalid value: integer `300`, expected u8")
+            lines,
+            Some(vec![
+                "f.toml: devices[2].connection.n: invalid value: integer `300`, expected u8".into()
+            ])
+        );
+    }
+
+    fn lenient_lines(text: &str) -> (bool, Vec<String>) {
+        let value: toml::Value = match text.parse::<toml::Table>() {
+            Ok(t) => toml::Value::Table(t),
+            Err(e) => panic!("{e}"),
+        };
+        let mut errors = Vec::new();
+        let parsed = lenient::<Outer>(Path::new("f.toml"), "x", value, &mut errors);
+        (
+            parsed.is_some(),
+            errors.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn lenient_reports_every_unknown_key_and_wrong_type() {
+        let (parsed, lines) =
+            lenient_lines("[[inner]]\nn = 1\nm = 1\n[[inner]]\nn = 2\nk = 3\n[[inner]]\nn = 300\n");
+        assert_eq!(
+            lines,
+            [
+                "f.toml: x.inner[0].m: unknown key",
+                "f.toml: x.inner[1].k: unknown key",
+                "f.toml: x.inner[2].n: invalid value: integer `300`, expected u8",
+            ]
+        );
+        // A required value taken out is then missing, which ends it without a second report;
+        // that is why the config parses each device and template variable on its own.
+        assert!(!parsed);
+    }
+
+    #[test]
+    fn lenient_returns_what_is_left_when_only_extras_were_wrong() {
+        assert_eq!(
+            lenient_lines("[[inner]]\nn = 1\nz = 2\n"),
+            (true, vec!["f.toml: x.inner[0].z: unknown key".to_string()])
+        );
+        assert_eq!(lenient_lines("[[inner]]\nn = 1\n"), (true, vec![]));
+        assert_eq!(
+            lenient_lines("inner = 5\n"),
+            (
+                false,
+                vec!["f.toml: x.inner: invalid type: integer `5`, expected a sequence".to_string()]
+            )
+        );
+        assert_eq!(
+            lenient_lines("[[inner]]\n"),
+            (false, vec!["f.toml: x.inner[0].n: missing key".to_string()])
         );
     }
 }

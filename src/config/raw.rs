@@ -8,14 +8,15 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-/// The config file.
+/// The config file. Sections are typed one by one (`parse::lenient`) so a problem in one does
+/// not hide those in the others.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    pub system: RawSystem,
-    pub csms: RawCsms,
+    pub system: toml::Value,
+    pub csms: toml::Value,
     #[serde(default)]
-    pub devices: Vec<RawDevice>,
+    pub devices: Vec<toml::Value>,
 }
 
 /// `[system]`.
@@ -25,6 +26,7 @@ pub(super) struct RawSystem {
     pub log_level: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub templates_dir: Option<PathBuf>,
+    pub watch_config: Option<bool>,
     #[serde(default)]
     pub log_rotation: RawLogRotation,
     #[serde(default)]
@@ -135,11 +137,11 @@ pub(super) struct RawEchonetLite {
     pub eoj: Option<String>,
 }
 
-/// A template file.
+/// A template file; its variables are typed one by one.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTemplateFile {
-    pub template: RawTemplate,
+    pub template: toml::Value,
 }
 
 /// `[template]`.
@@ -148,23 +150,40 @@ pub(super) struct RawTemplateFile {
 pub(super) struct RawTemplate {
     pub id: String,
     pub description: Option<String>,
+    pub extends: Option<String>,
     pub vendor_name: Option<String>,
     pub model: Option<String>,
     #[serde(default)]
-    pub variables: Vec<RawVariable>,
+    pub variables: Vec<toml::Value>,
 }
 
-/// `[[template.variables]]`; `register` may be an integer or a digit string.
-#[derive(Debug, Deserialize)]
+/// `[[template.variables]]`. Numbers that have a range are read wide so that checking can say
+/// what the range is; `register` and `epc` may be integers or strings.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawVariable {
     pub ocpp_name: String,
     #[serde(rename = "type")]
     pub kind: String,
-    pub register: toml::Value,
+    pub register: Option<toml::Value>,
+    pub table: Option<String>,
+    pub address: Option<i64>,
+    pub epc: Option<toml::Value>,
+    pub offset: Option<i64>,
     pub data_type: String,
+    pub length: Option<i64>,
+    pub bit: Option<i64>,
+    pub order: Option<String>,
+    pub access: Option<String>,
+    pub poll: Option<String>,
     pub scale: Option<f64>,
+    pub offset_value: Option<f64>,
     pub unit: Option<String>,
     #[serde(rename = "enum")]
     pub enum_map: Option<BTreeMap<String, String>>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub phase: Option<String>,
+    pub component: Option<String>,
+    pub variable: Option<String>,
 }

@@ -293,11 +293,13 @@ pub(super) fn check_device_password(
 pub(super) fn check_device_passwords(
     profile: SecurityProfile,
     csms_source: bool,
-    devices: &[RawDevice],
+    devices: &[Option<RawDevice>],
     p: &mut Problems,
 ) {
     let n = profile.number();
+    // A device that did not parse has its own problems recorded already.
     for (i, device) in devices.iter().enumerate() {
+        let Some(device) = device else { continue };
         let own = device.security.basic_auth_password.is_some();
         if own && !profile.uses_basic_auth() {
             p.add(
@@ -395,6 +397,7 @@ mod tests {
         for (i, device) in devices.iter().enumerate() {
             check_device_password(i, device, &mut p);
         }
+        let devices: Vec<Option<RawDevice>> = devices.into_iter().map(Some).collect();
         check_device_passwords(profile, source, &devices, &mut p);
         p.into_errors()
             .into_iter()

@@ -97,6 +97,7 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
         log_level,
         data_dir,
         templates_dir,
+        watch_config: raw.watch_config.unwrap_or(false),
         log_rotation,
         metrics: MetricsConfig {
             prometheus_port: raw.metrics.prometheus_port,

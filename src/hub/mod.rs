@@ -3,15 +3,18 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod reload;
 mod spec;
 mod timers;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver};
 
 use crate::chan::SendError;
+use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
@@ -19,6 +22,7 @@ use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+pub use reload::{diff, ReloadPlan};
 pub use spec::{charger_specs, ChargerSpec, DevicePlan, Workers};
 use timers::Timers;
 
@@ -27,6 +31,8 @@ use timers::Timers;
 pub enum Control {
     /// Stop: the hub returns; the daemon then closes links and workers.
     Shutdown,
+    /// Apply a new, validated config: start, stop or restart the devices it changes.
+    Reload(Box<Config>),
 }
 
 /// The hub's inbound channels.
@@ -43,6 +49,14 @@ pub struct Hub {
     workers: Workers,
     timers: Timers,
     effects: Vec<Effect>,
+    /// The running config, which a reload is compared with; `None` when not reloadable.
+    config: Option<Box<Config>>,
+    /// TLS settings for stations started by a reload.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The next unused device/link key.
+    next_key: u32,
+    /// Seeds each new station's jitter.
+    rng: Rng,
 }
 
 impl Hub {
@@ -53,21 +67,10 @@ impl Hub {
         let chargers = specs
             .into_iter()
             .map(|spec| {
-                let mut station = Station::new(spec.station, Rng::seeded(rng.next_u64()), now);
-                match read_store(&spec.store_dir) {
-                    Ok(Some(stored)) => station.restore_device_model(&stored),
-                    Ok(None) => {}
-                    Err(e) => log::warn!("{}: {e}; starting from the config", spec.name),
-                }
-                let charger = Charger::new(
-                    spec.name,
-                    spec.template,
-                    spec.plan,
-                    station,
-                    spec.connect,
-                    spec.store_dir,
-                );
-                (spec.key, charger)
+                (
+                    spec.key,
+                    new_charger(spec, Rng::seeded(rng.next_u64()), now),
+                )
             })
             .collect();
         Hub {
@@ -76,7 +79,25 @@ impl Hub {
             workers,
             timers: Timers::default(),
             effects: Vec::new(),
+            config: None,
+            tls: None,
+            next_key: 0,
+            rng,
         }
+    }
+
+    /// Makes the hub reloadable: `config` is what `specs` were built from with `tls`, and
+    /// `next_key` the first key they did not use.
+    pub fn with_config(
+        mut self,
+        config: Config,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        next_key: u32,
+    ) -> Self {
+        self.config = Some(Box::new(config));
+        self.tls = tls;
+        self.next_key = next_key;
+        self
     }
 
     /// Runs until told to shut down.
@@ -105,6 +126,7 @@ impl Hub {
                     Err(_) => return,
                 },
                 recv(inbox.control) -> control => match control {
+                    Ok(Control::Reload(config)) => self.reload(*config),
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
                 recv(timer) -> _ => {
@@ -211,4 +233,22 @@ impl Hub {
         }
         self.timers.set(key, charger.station.next_deadline());
     }
+}
+
+/// A charger for `spec`, its station restored from what the CSMS set before a restart.
+fn new_charger(spec: ChargerSpec, rng: Rng, now: Instant) -> Charger {
+    let mut station = Station::new(spec.station, rng, now);
+    match read_store(&spec.store_dir) {
+        Ok(Some(stored)) => station.restore_device_model(&stored),
+        Ok(None) => {}
+        Err(e) => log::warn!("{}: {e}; starting from the config", spec.name),
+    }
+    Charger::new(
+        spec.name,
+        spec.template,
+        spec.plan,
+        station,
+        spec.connect,
+        spec.store_dir,
+    )
 }

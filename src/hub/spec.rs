@@ -126,12 +126,7 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
                 unit_id: *unit_id,
                 poll_interval: device.poll_interval,
                 slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
-                reads: template
-                    .variables
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v.register_read(i))
-                    .collect(),
+                reads: template.register_reads(),
             }))
         }
         Connection::ModbusRtu { .. } | Connection::EchonetLite { .. } => None,

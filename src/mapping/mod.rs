@@ -1,8 +1,11 @@
-//! Templates: what a device register means in OCPP terms, and the conversions between them.
+//! Templates: what a device register or ECHONET Lite property means in OCPP terms, and the
+//! conversions between them, both ways.
 //!
-//! Pure data and functions; loading template files lives in `config`.
+//! Pure data and functions; loading template files (and merging `extends`) lives in `config`.
 
+mod codec;
 mod datatype;
+mod order;
 mod register;
 mod template;
 mod vocabulary;
@@ -14,22 +17,47 @@ use thiserror::Error;
 use crate::device::RawValue;
 
 pub use datatype::{DataType, Value};
+pub use order::Order;
 pub use register::{parse_register, RegisterError};
-pub use template::{Source, Template, Variable};
-pub use vocabulary::{OcppName, CONNECTOR_STATUSES};
+pub use template::{Access, Mutability, Source, Template, ValueKind, Variable};
+pub use vocabulary::{
+    Direction, OcppName, Phase, ValueRule, AVAILABILITY_COMMANDS, BOOLEAN_TEXTS, CHARGING_COMMANDS,
+    CHARGING_STATES, CONNECTOR_STATUSES, MAX_NAME, RESET_COMMANDS, UNLOCK_COMMANDS,
+};
 
-/// Why a raw reading could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// Why a raw reading could not be decoded, or a value not encoded for a write.
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum MappingError {
     /// The worker delivered a different number or kind of values than the data type needs.
     #[error("raw value has {got}, expected {expected}")]
     WrongShape { expected: RawShape, got: RawShape },
     /// An enum-mapped device value that the template does not list.
     #[error("device value {value} is not in the template's enum")]
-    NotInEnum { value: i64 },
-    /// A float32 NaN or infinity, or a value scaled beyond f64.
-    #[error("device value is not a finite number")]
+    NotInEnum { value: i128 },
+    /// A float NaN or infinity, or a value scaled beyond f64.
+    #[error("value is not a finite number")]
     NotFinite,
+    /// A write to a variable that is read-only, a single bit, or an input table.
+    #[error("variable is not writable")]
+    NotWritable,
+    /// A write of a text the template's enum does not list.
+    #[error("no device value for {text:?} in the template's enum")]
+    NoEnumEntry { text: String },
+    /// A value of the wrong kind for the variable.
+    #[error("{got:?} is not {expected}")]
+    WrongValue { got: String, expected: &'static str },
+    /// A write below the template's `min`.
+    #[error("{value} is below the minimum {min}")]
+    BelowMin { value: f64, min: f64 },
+    /// A write above the template's `max`.
+    #[error("{value} is above the maximum {max}")]
+    AboveMax { value: f64, max: f64 },
+    /// A write whose device value does not fit the data type.
+    #[error("device value {value} does not fit {data_type}")]
+    DeviceRange { value: f64, data_type: &'static str },
+    /// A text longer than the registers or EDT that hold it.
+    #[error("{len} bytes do not fit the device's {max}")]
+    TooLong { len: usize, max: usize },
 }
 
 /// The kind and count of values in a `RawValue`, for error messages.
