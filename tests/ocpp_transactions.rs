@@ -74,3 +74,108 @@ fn e02_cable_first_transaction_from_plug_to_unplug() {
     let errors = common::validate_records(&csms.records());
     assert!(errors.is_empty(), "{errors:#?}");
 }
+
+/// Holding registers of the control variables in etc/templates/generic_modbus_charger.toml.
+const REG_CHARGING: u16 = 20;
+const REG_CURRENT_LIMIT_DA: u16 = 21;
+const REG_UNLOCK: u16 = 24;
+
+/// Waits until the simulated charger's register holds `value`.
+fn wait_register(charger: &ModbusChargerSim, addr: u16, value: u16) {
+    let until = std::time::Instant::now() + common::gateway::WAIT;
+    while charger.register(addr) != value {
+        assert!(
+            std::time::Instant::now() < until,
+            "register {addr} never became {value}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The CSMS's answer (CALLRESULT payload) to the CALL with `id`.
+fn answer(csms: &CsmsSim, id: &str) -> serde_json::Value {
+    csms.wait_for(common::gateway::WAIT, |r| {
+        r.dir == ocpp_gw::sim::csms::Dir::In && r.frame[0] == 3 && r.frame[1] == id
+    })
+    .map(|r| r.frame[2].clone())
+    .unwrap_or_else(|| panic!("no answer to {id}"))
+}
+
+#[test]
+fn f01_f03_remote_start_and_stop_reach_the_charger() {
+    let csms = CsmsSim::start(loopback(), CsmsOptions::default()).unwrap();
+    let charger = ModbusChargerSim::start(loopback()).unwrap();
+    let dir = scratch("f01_remote_start");
+    let config = write_config(&dir, &csms.url(), &[charger.addr()], "");
+    let _gw = Gateway::start(&config, &dir.join("gateway.log"));
+    let ready = wait_status(&csms, "CP001", "Available", 0);
+
+    let id = csms
+        .call(
+            "CP001",
+            "RequestStartTransaction",
+            serde_json::json!({"remoteStartId": 77, "idToken": {"idToken": "APP-1", "type": "Central"}}),
+        )
+        .unwrap();
+    assert_eq!(answer(&csms, &id)["status"], "Accepted");
+    wait_register(&charger, REG_CHARGING, 1);
+
+    charger.set_status(1);
+    let started = wait_call(&csms, "CP001", "TransactionEvent", ready.seq, |p| {
+        p["eventType"] == "Started"
+    });
+    assert_eq!(started.frame[3]["transactionInfo"]["remoteStartId"], 77);
+    assert_eq!(started.frame[3]["idToken"]["idToken"], "APP-1");
+    let tx = started.frame[3]["transactionInfo"]["transactionId"].clone();
+
+    let id = csms
+        .call(
+            "CP001",
+            "UnlockConnector",
+            serde_json::json!({"evseId": 1, "connectorId": 1}),
+        )
+        .unwrap();
+    assert_eq!(answer(&csms, &id)["status"], "OngoingAuthorizedTransaction");
+
+    let id = csms
+        .call(
+            "CP001",
+            "SetVariables",
+            serde_json::json!({"setVariableData": [{"attributeValue": "16", "component": {"name": "EVSE"}, "variable": {"name": "CurrentLimit"}}]}),
+        )
+        .unwrap();
+    assert_eq!(
+        answer(&csms, &id)["setVariableResult"][0]["attributeStatus"],
+        "Accepted"
+    );
+    wait_register(&charger, REG_CURRENT_LIMIT_DA, 160);
+
+    let id = csms
+        .call(
+            "CP001",
+            "RequestStopTransaction",
+            serde_json::json!({"transactionId": tx}),
+        )
+        .unwrap();
+    assert_eq!(answer(&csms, &id)["status"], "Accepted");
+    wait_register(&charger, REG_CHARGING, 0);
+    let ended = wait_call(&csms, "CP001", "TransactionEvent", started.seq, |p| {
+        p["eventType"] == "Ended"
+    });
+    assert_eq!(ended.frame[3]["triggerReason"], "RemoteStop");
+    assert_eq!(ended.frame[3]["transactionInfo"]["stoppedReason"], "Remote");
+
+    charger.set_status(0);
+    wait_status(&csms, "CP001", "Available", ended.seq);
+    let id = csms
+        .call(
+            "CP001",
+            "UnlockConnector",
+            serde_json::json!({"evseId": 1, "connectorId": 1}),
+        )
+        .unwrap();
+    assert_eq!(answer(&csms, &id)["status"], "Unlocked");
+    wait_register(&charger, REG_UNLOCK, 1);
+    let errors = common::validate_records(&csms.records());
+    assert!(errors.is_empty(), "{errors:#?}");
+}

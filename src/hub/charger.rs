@@ -1,19 +1,26 @@
 //! One charger as the hub sees it: its device readings, decoded through its template, and the
 //! station they drive.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::device::WriteRequest;
+use crate::device::WriteValue;
 use crate::device::{DeviceEvent, RawValue};
+use crate::mapping::{self, MappingError, ValueKind};
 use crate::mapping::{OcppName, Template, Value};
 use crate::ocpp::link::ConnectParams;
-use crate::ocpp::messages::{ConnectorStatus, Measurand};
+use crate::ocpp::messages::{self, ChargingState, ConnectorStatus, Measurand};
+use crate::ocpp::messages::{DataType, Mutability};
 use crate::station::device_model::write_store;
+use crate::station::device_model::ExternalVariable;
 use crate::station::evse::{EvseInputs, Sample};
+use crate::station::ExternalDef;
 use crate::station::{DeviceCommand, Station};
 
-use super::{DevicePlan, Workers};
+use super::{DevicePlan, WorkerOp, Workers};
 
 /// A device, its decoded readings and its virtual station.
 pub struct Charger {
@@ -31,6 +38,8 @@ pub struct Charger {
     /// The link settings from config; the station's device model refines them per connection.
     connect: ConnectParams,
     store_dir: PathBuf,
+    /// Numbers device writes, to match their outcomes.
+    write_token: u64,
 }
 
 impl Charger {
@@ -53,6 +62,7 @@ impl Charger {
             station,
             connect,
             store_dir,
+            write_token: 0,
         }
     }
 
@@ -74,8 +84,11 @@ impl Charger {
                 }
             }
             DeviceEvent::Written { token, result, .. } => match result {
-                Ok(()) => log::debug!("{}: write {token} done", self.name),
-                Err(e) => log::warn!("{}: write {token} failed: {e}", self.name),
+                Ok(()) => log::info!("{}: write {token} done", self.name),
+                Err(e) => {
+                    log::warn!("{}: write {token} failed: {e}", self.name);
+                    self.last_error = Some(format!("write failed: {e}"));
+                }
             },
         }
     }
@@ -101,12 +114,69 @@ impl Charger {
         }
     }
 
-    /// Carries out a station's device command through the template's control variables.
-    pub fn command(&mut self, command: DeviceCommand, _workers: &Workers) {
-        log::warn!(
-            "{}: {command:?}: the template maps no control variable for it",
-            self.name
+    /// Carries out a station's device command through the template's control variable.
+    pub fn command(&mut self, command: DeviceCommand, workers: &Workers) {
+        let (role, text) = match command {
+            DeviceCommand::Charging { start, .. } => (
+                OcppName::ControlCharging,
+                if start { "Start" } else { "Stop" },
+            ),
+            DeviceCommand::Unlock { .. } => (OcppName::ControlUnlock, "Unlock"),
+            DeviceCommand::Reset => (OcppName::ControlReset, "Reset"),
+            DeviceCommand::Availability { operative } => (
+                OcppName::ControlAvailability,
+                if operative {
+                    "Operative"
+                } else {
+                    "Inoperative"
+                },
+            ),
+        };
+        let Some((_, var)) = self.template.variable(&role) else {
+            log::warn!("{}: {command:?}: the template maps no {role}", self.name);
+            return;
+        };
+        let encoded = var.encode(&Value::Text(text.to_string()));
+        self.write(encoded, &format!("{role} = {text}"), workers);
+    }
+
+    /// Writes a template variable the CSMS set through SetVariables.
+    pub fn write_variable(
+        &mut self,
+        component: &str,
+        variable: &str,
+        value: &str,
+        workers: &Workers,
+    ) {
+        let Some((_, var)) = self.template.exposed(component, variable, None) else {
+            log::warn!(
+                "{}: {component}.{variable}: no such template variable",
+                self.name
+            );
+            return;
+        };
+        let encoded = var.parse_value(value).and_then(|v| var.encode(&v));
+        self.write(
+            encoded,
+            &format!("{component}.{variable} = {value}"),
+            workers,
         );
+    }
+
+    fn write(&mut self, encoded: Result<WriteValue, MappingError>, what: &str, workers: &Workers) {
+        match encoded {
+            Ok(value) => {
+                self.write_token += 1;
+                log::info!("{}: writing {what} (write {})", self.name, self.write_token);
+                let request = WriteRequest {
+                    device: self.plan.device_id(),
+                    token: self.write_token,
+                    value,
+                };
+                workers.send(&self.plan, WorkerOp::Write(request));
+            }
+            Err(e) => log::warn!("{}: cannot write {what}: {e}", self.name),
+        }
     }
 
     /// The link settings for the next connection: WebSocketPingInterval and BasicAuthPassword
@@ -121,20 +191,6 @@ impl Charger {
             *password = current.to_string();
         }
         params
-    }
-
-    /// Writes a template variable the CSMS set through SetVariables.
-    pub fn write_variable(
-        &mut self,
-        component: &str,
-        variable: &str,
-        value: &str,
-        _workers: &Workers,
-    ) {
-        log::warn!(
-            "{}: {component}.{variable} = {value}: no template variable to write",
-            self.name
-        );
     }
 
     /// Keeps what the CSMS set in the device model across restarts.
@@ -156,11 +212,17 @@ impl Charger {
                 (OcppName::ConnectorStatus, Value::Text(text)) => {
                     inputs.connector_status = ConnectorStatus::parse(text);
                 }
+                (OcppName::VehicleConnected, v) => inputs.vehicle_connected = Some(truthy(v)),
+                (OcppName::ChargingState, Value::Text(text)) => {
+                    inputs.charging_state = ChargingState::parse(text);
+                }
+                (OcppName::Fault, v) => inputs.faulted |= truthy(v),
+                (OcppName::IdToken, Value::Text(text)) => inputs.id_token = Some(text.clone()),
                 (OcppName::Measurand(name), Value::Number(number)) => {
                     if let Some(measurand) = Measurand::parse(name) {
                         inputs.samples.push(Sample {
                             measurand,
-                            phase: None,
+                            phase: var.phase.and_then(|p| messages::Phase::parse(p.as_str())),
                             value: *number,
                             unit: var.unit.clone(),
                         });
@@ -171,4 +233,61 @@ impl Charger {
         }
         inputs
     }
+
+    /// The template variables the device model exposes, with their current values.
+    pub fn external_values(&self) -> HashMap<(String, String), String> {
+        self.template
+            .variables
+            .iter()
+            .zip(&self.values)
+            .filter(|(var, _)| var.instance().is_none())
+            .filter_map(|(var, slot)| {
+                let (value, _) = slot.as_ref()?;
+                let key = (var.component().to_string(), var.variable_name().to_string());
+                Some((key, value.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Whether a role value means "yes": true, non-zero, or a non-empty text other than "false".
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => *n != 0.0,
+        Value::Text(t) => !t.is_empty() && t != "false",
+    }
+}
+
+/// The template's variables as device-model variables. Per-phase measurands share a name and
+/// differ only by instance, which template variables cannot be addressed by; they stay out.
+pub fn exposed_variables(template: &Template) -> Vec<ExternalDef> {
+    template
+        .variables
+        .iter()
+        .filter(|v| v.instance().is_none())
+        .map(|v| {
+            let (data_type, options) = match v.value_kind() {
+                ValueKind::Integer => (DataType::integer, Vec::new()),
+                ValueKind::Decimal => (DataType::decimal, Vec::new()),
+                ValueKind::Boolean => (DataType::boolean, Vec::new()),
+                ValueKind::Options(texts) => (DataType::string, texts),
+                ValueKind::Text => (DataType::string, Vec::new()),
+            };
+            ExternalDef {
+                variable: ExternalVariable {
+                    component: v.component().to_string(),
+                    variable: v.variable_name().to_string(),
+                    mutability: match v.mutability() {
+                        mapping::Mutability::ReadOnly => Mutability::ReadOnly,
+                        mapping::Mutability::WriteOnly => Mutability::WriteOnly,
+                        mapping::Mutability::ReadWrite => Mutability::ReadWrite,
+                    },
+                    data_type,
+                    unit: v.unit.clone(),
+                },
+                options,
+            }
+        })
+        .collect()
 }

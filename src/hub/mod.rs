@@ -23,7 +23,7 @@ use crate::util::rng::Rng;
 
 use charger::Charger;
 pub use reload::{diff, ReloadPlan};
-pub use spec::{charger_specs, ChargerSpec, DevicePlan, Workers};
+pub use spec::{charger_specs, ChargerSpec, DevicePlan, WorkerOp, Workers};
 use timers::Timers;
 
 /// Requests to the hub from the daemon.
@@ -105,7 +105,7 @@ impl Hub {
         let keys: Vec<u32> = self.chargers.keys().copied().collect();
         for key in keys {
             if let Some(charger) = self.chargers.get(&key) {
-                self.workers.add(&charger.plan);
+                self.workers.send(&charger.plan, WorkerOp::Add);
             }
             self.drive(key);
         }
@@ -143,7 +143,12 @@ impl Hub {
         let Some(charger) = self.chargers.get_mut(&key) else {
             return;
         };
+        let values_changed = matches!(event, DeviceEvent::Values { .. });
         charger.apply(event);
+        if values_changed {
+            let values = charger.external_values();
+            charger.station.set_external_values(values);
+        }
         self.drive(key);
     }
 
@@ -238,6 +243,7 @@ impl Hub {
 /// A charger for `spec`, its station restored from what the CSMS set before a restart.
 fn new_charger(spec: ChargerSpec, rng: Rng, now: Instant) -> Charger {
     let mut station = Station::new(spec.station, rng, now);
+    station.define_external(charger::exposed_variables(&spec.template));
     match read_store(&spec.store_dir) {
         Ok(Some(stored)) => station.restore_device_model(&stored),
         Ok(None) => {}

@@ -8,13 +8,12 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::chan::{self, SendError};
+use crate::chan::SendError;
 use crate::config::{Config, DeviceConfig};
-use crate::device::PoolCmd;
 use crate::ocpp::link::{LinkCmd, LinkId};
 use crate::util::rng::Rng;
 
-use super::{charger_specs, new_charger, DevicePlan, Hub, Workers};
+use super::{charger_specs, new_charger, Hub, WorkerOp};
 
 /// What a new config does to the running devices, by config device id, in config order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,20 +60,6 @@ fn template_of<'a>(
     device: &DeviceConfig,
 ) -> Option<&'a crate::mapping::Template> {
     config.templates.get(&device.template).map(|t| t.as_ref())
-}
-
-impl Workers {
-    /// Tells the worker that polls `plan`'s device to stop.
-    pub(super) fn remove(&self, plan: &DevicePlan) {
-        let sent = match plan {
-            DevicePlan::ModbusTcp(d) => {
-                chan::try_send(&self.modbus_tcp, PoolCmd::Remove(d.id), "hub→modbus-tcp")
-            }
-        };
-        if let Err(SendError::Full(_) | SendError::Closed(_)) = sent {
-            log::error!("device worker did not take the removal of {plan:?}");
-        }
-    }
 }
 
 impl Hub {
@@ -126,7 +111,7 @@ impl Hub {
             log::info!("{}: starting", spec.name);
             let key = spec.key;
             let charger = new_charger(spec, Rng::seeded(self.rng.next_u64()), now);
-            self.workers.add(&charger.plan);
+            self.workers.send(&charger.plan, WorkerOp::Add);
             self.chargers.insert(key, charger);
             self.drive(key);
         }
@@ -139,7 +124,7 @@ impl Hub {
             return;
         };
         log::info!("{}: stopping", charger.name);
-        self.workers.remove(&charger.plan);
+        self.workers.send(&charger.plan, WorkerOp::Remove);
         self.timers.set(key, None);
         // Keys are never reused, so late events from the worker or the link for this key
         // find no charger and are dropped.

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::chan::{self, SendError};
+use crate::chan;
 use crate::config::{Config, Connection, DeviceConfig};
-use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd};
+use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd, WorkerCmd, WriteRequest};
 use crate::mapping::{OcppName, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
@@ -47,23 +47,55 @@ pub struct ChargerSpec {
     pub store_dir: PathBuf,
 }
 
+impl DevicePlan {
+    /// The device this plan polls.
+    pub fn device_id(&self) -> DeviceId {
+        match self {
+            DevicePlan::ModbusTcp(d) => d.id,
+        }
+    }
+}
+
 /// The hub's handles to the device worker threads.
 pub struct Workers {
     pub modbus_tcp: Sender<PoolCmd>,
 }
 
+/// What the hub asks of a device's worker.
+#[derive(Debug)]
+pub enum WorkerOp {
+    Add,
+    Remove,
+    Write(WriteRequest),
+}
+
 impl Workers {
-    /// Hands a device to the worker that serves its protocol.
-    pub fn add(&self, plan: &DevicePlan) {
-        let sent = match plan {
-            DevicePlan::ModbusTcp(d) => {
-                chan::try_send(&self.modbus_tcp, PoolCmd::Add(d.clone()), "hub→modbus-tcp")
-            }
+    /// Hands `op` for the device of `plan` to the worker that serves its protocol; a full or
+    /// closed channel is logged (the channel counts it).
+    pub fn send(&self, plan: &DevicePlan, op: WorkerOp) {
+        let what = format!("{op:?}");
+        let delivered = match plan {
+            DevicePlan::ModbusTcp(d) => forward(&self.modbus_tcp, d, d.id, op, "hub→modbus-tcp"),
         };
-        if let Err(SendError::Full(_) | SendError::Closed(_)) = sent {
-            log::error!("device worker did not take {plan:?}; it will not be polled");
+        if !delivered {
+            log::error!("device worker did not take {what} for {plan:?}");
         }
     }
+}
+
+fn forward<D: Clone>(
+    tx: &Sender<WorkerCmd<D>>,
+    device: &D,
+    id: DeviceId,
+    op: WorkerOp,
+    what: &str,
+) -> bool {
+    let cmd = match op {
+        WorkerOp::Add => WorkerCmd::Add(device.clone()),
+        WorkerOp::Remove => WorkerCmd::Remove(id),
+        WorkerOp::Write(request) => WorkerCmd::Write(request),
+    };
+    chan::try_send(tx, cmd, what).is_ok()
 }
 
 /// Specs for every device of `config` the gateway can serve, keyed from `*next_key` on.
@@ -171,10 +203,19 @@ fn station_settings(
             })
             .collect(),
         evses: 1,
-        tx: TxSettings::default(),
+        tx: TxSettings {
+            // A token reader means drivers authorize at the charger.
+            auth_enabled: template.variable(&OcppName::IdToken).is_some(),
+            ..TxSettings::default()
+        },
         aligned_interval: ALIGNED_INTERVAL,
         aligned_measurands: vec![Measurand::EnergyActiveImportRegister],
         retry: TX_MESSAGE_RETRY,
-        capabilities: Capabilities::default(),
+        capabilities: Capabilities {
+            start_stop: template.variable(&OcppName::ControlCharging).is_some(),
+            unlock: template.variable(&OcppName::ControlUnlock).is_some(),
+            reset: template.variable(&OcppName::ControlReset).is_some(),
+            availability: template.variable(&OcppName::ControlAvailability).is_some(),
+        },
     }
 }

@@ -33,6 +33,7 @@ use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
 use transaction::{TxContext, TxSettings, TxTracker};
+pub use variables::ExternalDef;
 
 /// What the template lets the CSMS do to the device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -18,10 +18,18 @@ use crate::ocpp::messages::{
     GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, TxPoint,
 };
 
+/// One template variable as the device model exposes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalDef {
+    pub variable: ExternalVariable,
+    /// The texts an enum variable accepts; empty for other kinds.
+    pub options: Vec<String>,
+}
+
 /// The variables a template maps to the device, as the station sees them.
 #[derive(Debug, Default)]
 pub struct External {
-    list: Vec<ExternalVariable>,
+    defs: Vec<ExternalDef>,
     values: HashMap<(String, String), String>,
     /// Writes accepted by SetVariables, for the hub to carry to the device.
     writes: Vec<(String, String, String)>,
@@ -29,9 +37,9 @@ pub struct External {
 
 impl External {
     /// Variables with these definitions.
-    pub fn new(list: Vec<ExternalVariable>) -> Self {
+    pub fn new(defs: Vec<ExternalDef>) -> Self {
         External {
-            list,
+            defs,
             ..External::default()
         }
     }
@@ -39,7 +47,7 @@ impl External {
 
 impl ExternalVariables for External {
     fn list(&self) -> Vec<ExternalVariable> {
-        self.list.clone()
+        self.defs.iter().map(|d| d.variable.clone()).collect()
     }
 
     fn get(&self, component: &str, variable: &str) -> Option<String> {
@@ -49,6 +57,15 @@ impl ExternalVariables for External {
     }
 
     fn set(&mut self, component: &str, variable: &str, value: &str) -> Result<(), String> {
+        let def = self.defs.iter().find(|d| {
+            d.variable.component.eq_ignore_ascii_case(component)
+                && d.variable.variable.eq_ignore_ascii_case(variable)
+        });
+        if let Some(def) = def {
+            if !def.options.is_empty() && !def.options.iter().any(|o| o == value) {
+                return Err(format!("must be one of {}", def.options.join(", ")));
+            }
+        }
         self.writes.push((
             component.to_string(),
             variable.to_string(),
@@ -126,8 +143,8 @@ impl Station {
     }
 
     /// The template-mapped variables of this station's device.
-    pub fn define_external(&mut self, list: Vec<ExternalVariable>) {
-        self.external = External::new(list);
+    pub fn define_external(&mut self, defs: Vec<ExternalDef>) {
+        self.external = External::new(defs);
     }
 
     /// The current values of the template-mapped variables.
