@@ -4,6 +4,7 @@
 //! reports all problems it can find at once, each naming the file and key to fix.
 
 mod devices;
+mod echonet;
 mod error;
 mod model;
 mod parse;
@@ -20,11 +21,12 @@ use crate::mapping::{Source, Template};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Config, Connection, CsmsConfig, DeviceConfig, LogRotation, MetricsConfig, Parity, Protocol,
-    SecurityConfig, SystemConfig,
+    Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, LogRotation, MetricsConfig,
+    Parity, Protocol, SecurityConfig, SystemConfig,
 };
 
 use devices::{check_devices, is_template_name};
+use echonet::check_echonet;
 use error::Problems;
 use raw::{RawConfig, RawDevice};
 use system::{check_csms, check_system};
@@ -45,6 +47,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let mut p = Problems::new(path);
     let system = check_system(raw.system, config_dir, &mut p);
     let csms = check_csms(raw.csms, &mut p);
+    let echonet = check_echonet(raw.echonet, &mut p);
     let devices = check_devices(&raw.devices, path, &mut p);
     let mut template_errors = Vec::new();
     let templates = load_templates(
@@ -61,6 +64,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             path: path.to_path_buf(),
             system,
             csms,
+            echonet,
             devices,
             templates,
         }),

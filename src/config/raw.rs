@@ -15,6 +15,8 @@ pub(super) struct RawConfig {
     pub system: RawSystem,
     pub csms: RawCsms,
     #[serde(default)]
+    pub echonet: RawEchonet,
+    #[serde(default)]
     pub devices: Vec<RawDevice>,
 }
 
@@ -69,6 +71,18 @@ pub(super) struct RawCsms {
     pub heartbeat_interval_sec: Option<u64>,
     pub response_timeout_sec: Option<u64>,
     pub ping_interval_sec: Option<u64>,
+}
+
+/// `[echonet]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEchonet {
+    pub interface: Option<String>,
+    pub multicast_ttl: Option<u32>,
+    pub response_timeout_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub max_in_flight_per_node: Option<u32>,
+    pub offline_after_failures: Option<u32>,
 }
 
 /// `[[devices]]`; `connection` is typed once `protocol` is known.

@@ -19,6 +19,7 @@ use super::frame::{Eoj, Esv, Frame, Property};
 use super::tracker::{PollPlan, Tracker};
 use super::{CONTROLLER, MULTICAST_GROUP, NODE_PROFILE, PORT};
 use crate::chan::{self, SendError};
+use crate::config::EchonetConfig;
 use crate::device::{DeviceEvent, DeviceId, EchonetDevice, WriteRequest, WriteValue};
 
 pub use super::tracker::HubGone;
@@ -55,6 +56,21 @@ impl Default for Settings {
             max_in_flight_per_node: 2,
             offline_after_failures: 3,
             max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings of `[echonet]`, with the default back-off.
+    pub fn from_config(c: &EchonetConfig) -> Settings {
+        Settings {
+            interface: c.interface,
+            multicast_ttl: c.multicast_ttl,
+            response_timeout: c.response_timeout,
+            retries: c.retries,
+            max_in_flight_per_node: usize::try_from(c.max_in_flight_per_node).unwrap_or(usize::MAX),
+            offline_after_failures: c.offline_after_failures,
+            ..Settings::default()
         }
     }
 }
