@@ -141,9 +141,9 @@ impl Tracker {
         self.failures = 0;
         self.interval = self.device.poll_interval;
         let intervals = [self.device.poll_interval, self.device.slow_poll_interval];
-        for i in 0..2 {
-            if plan.classes[i] {
-                self.next[i] = now + intervals[i];
+        for ((next, read), interval) in self.next.iter_mut().zip(plan.classes).zip(intervals) {
+            if read {
+                *next = now + interval;
             }
         }
         let id = self.device.id;
