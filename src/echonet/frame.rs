@@ -20,8 +20,11 @@ pub const HEADER_LEN: usize = 12;
 /// An ECHONET object: class group, class and instance (e.g. 0x02A101, EV charger 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Eoj {
+    /// Class group code (0x02 housing/facilities, 0x0E profiles, …).
     pub group: u8,
+    /// Class code within the group.
     pub class: u8,
+    /// Instance code; 0 addresses every instance of the class.
     pub instance: u8,
 }
 
@@ -170,7 +173,9 @@ impl fmt::Display for Esv {
 /// accepted-without-value properties).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
+    /// Property code.
     pub epc: u8,
+    /// Property value; its length is the PDC.
     pub edt: Vec<u8>,
 }
 
@@ -196,11 +201,17 @@ impl Property {
 /// whose Get list is `get_props` (empty for every other service).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
+    /// Transaction id: an answer carries the id of its request.
     pub tid: u16,
+    /// Source object.
     pub seoj: Eoj,
+    /// Destination object.
     pub deoj: Eoj,
+    /// Service.
     pub esv: Esv,
+    /// The property list (the Set list of the SetGet family).
     pub props: Vec<Property>,
+    /// The Get list of the SetGet family; empty otherwise.
     pub get_props: Vec<Property>,
 }
 

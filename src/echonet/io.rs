@@ -45,6 +45,21 @@ impl Sockets {
         })
     }
 
+    /// Binds `interface:port` with SO_REUSEADDR and sends multicast from `interface`, without
+    /// joining the group: for a simulated node that does not listen to multicast.
+    #[cfg(feature = "sim")]
+    pub(crate) fn open_unicast(interface: Ipv4Addr, port: u16, ttl: u32) -> io::Result<Sockets> {
+        let unicast = socket(true)?;
+        unicast.bind(&SocketAddrV4::new(interface, port).into())?;
+        unicast.set_multicast_if_v4(&interface)?;
+        unicast.set_multicast_ttl_v4(ttl)?;
+        unicast.set_multicast_loop_v4(true)?;
+        Ok(Sockets {
+            unicast: UdpSocket::from(unicast),
+            multicast: None,
+        })
+    }
+
     /// Binds `interface:port` for requests only, without SO_REUSEADDR so that a port held by
     /// a running gateway is reported as in use rather than shared.
     pub(crate) fn open_exclusive(

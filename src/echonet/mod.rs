@@ -9,7 +9,9 @@ mod error;
 pub mod frame;
 pub(crate) mod io;
 pub mod propmap;
+mod requests;
 mod session;
+mod settings;
 mod tracker;
 mod worker;
 
@@ -18,7 +20,8 @@ use std::sync::atomic::AtomicU64;
 
 pub use error::{FrameError, PropertyError, RequestError};
 pub use frame::{Eoj, Esv, Frame, Property};
-pub use session::{Datagram, Session, Settings};
+pub use session::{Counters, Datagram, Session};
+pub use settings::Settings;
 pub use worker::spawn_worker;
 
 /// The ECHONET Lite UDP port, for requests, answers and notifications.

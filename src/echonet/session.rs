@@ -9,76 +9,28 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
 use super::discovery::{first_charger, instance_list};
 use super::epc::{hex_list, SELF_NODE_INSTANCES};
-use super::frame::{Eoj, Esv, Frame, Property};
-use super::tracker::{PollPlan, Tracker};
-use super::{CONTROLLER, MULTICAST_GROUP, NODE_PROFILE, PORT};
+use super::frame::{Esv, Frame, Property};
+use super::requests::{Node, Pending, Purpose, Request};
+use super::settings::Settings;
+use super::tracker::Tracker;
+use super::{CONTROLLER, MULTICAST_GROUP, NODE_PROFILE};
 use crate::chan::{self, SendError};
-use crate::config::EchonetConfig;
 use crate::device::{DeviceEvent, DeviceId, EchonetDevice, WriteRequest, WriteValue};
 
 pub use super::tracker::HubGone;
 
-/// Addresses, timeouts and limits of one worker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Local IPv4 address for unicast and multicast; 0.0.0.0 lets the system choose.
-    pub interface: std::net::Ipv4Addr,
-    /// The UDP port bound locally and addressed on nodes (3610).
-    pub port: u16,
-    /// Hops a multicast request may travel.
-    pub multicast_ttl: u32,
-    /// Wait for an answer before sending a request again.
-    pub response_timeout: Duration,
-    /// Times an unanswered request is sent again before it fails.
-    pub retries: u32,
-    /// Requests one node may have unanswered at a time (0 behaves as 1).
-    pub max_in_flight_per_node: usize,
-    /// Consecutive failed polls before a device is reported offline (0 behaves as 1).
-    pub offline_after_failures: u32,
-    /// Longest probe interval while a device is offline.
-    pub max_backoff: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            interface: std::net::Ipv4Addr::UNSPECIFIED,
-            port: PORT,
-            multicast_ttl: 1,
-            response_timeout: Duration::from_secs(2),
-            retries: 2,
-            max_in_flight_per_node: 2,
-            offline_after_failures: 3,
-            max_backoff: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Settings {
-    /// The settings of `[echonet]`, with the default back-off.
-    pub fn from_config(c: &EchonetConfig) -> Settings {
-        Settings {
-            interface: c.interface,
-            multicast_ttl: c.multicast_ttl,
-            response_timeout: c.response_timeout,
-            retries: c.retries,
-            max_in_flight_per_node: usize::try_from(c.max_in_flight_per_node).unwrap_or(usize::MAX),
-            offline_after_failures: c.offline_after_failures,
-            ..Settings::default()
-        }
-    }
-}
-
 /// A datagram the session wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
+    /// Destination: a node's address or the multicast group, port 3610.
     pub to: SocketAddr,
+    /// One encoded frame.
     pub bytes: Vec<u8>,
 }
 
@@ -95,67 +47,6 @@ pub struct Counters {
     pub timeouts: u64,
     /// SNA answers received.
     pub sna: u64,
-}
-
-/// Why a request was sent, and so what its answer completes.
-#[derive(Debug, Clone, PartialEq)]
-enum Purpose {
-    Poll {
-        device: DeviceId,
-        plan: PollPlan,
-    },
-    Write {
-        device: DeviceId,
-        token: u64,
-    },
-    /// A unicast Get of the node's instance list, to bind `device` to an object.
-    Instances {
-        device: DeviceId,
-    },
-    /// A multicast Get of every node's instance list.
-    Discover,
-}
-
-impl Purpose {
-    fn device(&self) -> Option<DeviceId> {
-        match self {
-            Purpose::Poll { device, .. }
-            | Purpose::Write { device, .. }
-            | Purpose::Instances { device } => Some(*device),
-            Purpose::Discover => None,
-        }
-    }
-}
-
-/// A request waiting for a free slot at its node.
-#[derive(Debug)]
-struct Request {
-    deoj: Eoj,
-    esv: Esv,
-    props: Vec<Property>,
-    purpose: Purpose,
-}
-
-/// A request sent and not yet answered.
-#[derive(Debug)]
-struct Pending {
-    to: SocketAddr,
-    /// The node it counts against; `None` for multicast.
-    node: Option<IpAddr>,
-    deoj: Eoj,
-    bytes: Vec<u8>,
-    tries: u32,
-    deadline: Instant,
-    purpose: Purpose,
-}
-
-/// One node (IP address) with configured devices.
-#[derive(Debug, Default)]
-struct Node {
-    in_flight: usize,
-    queue: VecDeque<Request>,
-    /// The objects the node last listed.
-    instances: Option<Vec<Eoj>>,
 }
 
 /// The worker's whole state.

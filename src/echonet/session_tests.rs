@@ -7,6 +7,7 @@ use crossbeam_channel::Receiver;
 
 use super::*;
 use crate::device::{EpcRead, PollClass, RawValue};
+use crate::echonet::{Eoj, PORT};
 
 const NODE: &str = "192.0.2.10";
 const TIMEOUT: Duration = Duration::from_millis(500);

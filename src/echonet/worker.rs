@@ -13,7 +13,8 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Select, Sender};
 
 use super::io::{fds, wait_readable, Sockets};
-use super::session::{Datagram, HubGone, Session, Settings};
+use super::session::{Datagram, HubGone, Session};
+use super::settings::Settings;
 use crate::chan;
 use crate::device::{DeviceEvent, EchonetDevice, WorkerCmd};
 use crate::util::rng::Rng;
@@ -60,6 +61,8 @@ pub fn spawn_worker(
         .spawn(move || {
             log::info!("echonet worker: started on {local}");
             worker.run(&cmds, &received_rx);
+            // A reader blocked on a full channel must see it close before it can see the stop.
+            drop(received_rx);
             drop(stop_tx);
             if reader.join().is_err() {
                 log::error!("echonet worker: reader thread panicked");

@@ -3,8 +3,9 @@
 //!
 //! It answers Get, SetC, SetI, SetGet and INF_REQ with the matching response or SNA, and
 //! announces a change of a status-change property (0x80, 0x88, 0xC7, 0xDA) with an INF to the
-//! multicast group and to any extra unicast targets. Faults on demand: drop the next N
-//! answers, vanish (answer nothing), refuse chosen properties.
+//! multicast group (unless configured without multicast) and to any extra unicast targets.
+//! Faults on demand: drop the next N answers, vanish (answer nothing), refuse chosen
+//! properties.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, ErrorKind};
@@ -35,6 +36,8 @@ pub struct SimConfig {
     /// 0x02A1 (EV charger) or 0x027E (EV charger/discharger).
     pub class: u16,
     pub instance: u8,
+    /// Whether the node listens to the multicast group and announces there.
+    pub multicast: bool,
     /// Where announcements go besides the multicast group.
     pub notify: Vec<SocketAddr>,
 }
@@ -47,6 +50,7 @@ impl SimConfig {
             port: PORT,
             class: crate::echonet::CLASS_EV_CHARGER,
             instance: 1,
+            multicast: true,
             notify: Vec::new(),
         }
     }
@@ -91,7 +95,11 @@ impl EchonetChargerSim {
     pub fn start(config: SimConfig) -> io::Result<EchonetChargerSim> {
         let eoj = Eoj::from_u32((u32::from(config.class) << 8) | u32::from(config.instance))
             .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "bad class"))?;
-        let sockets = Sockets::open(config.ip, config.port, 1)?;
+        let sockets = if config.multicast {
+            Sockets::open(config.ip, config.port, 1)?
+        } else {
+            Sockets::open_unicast(config.ip, config.port, 1)?
+        };
         let addr = sockets.local_addr()?;
         for s in sockets.receivers() {
             s.set_nonblocking(true)?;
@@ -322,7 +330,8 @@ impl Shared {
         };
         let frame = Frame::new(tid, seoj, NODE_PROFILE, Esv::Inf, vec![property]);
         let group = SocketAddr::new(MULTICAST_GROUP.into(), self.config.port);
-        for to in std::iter::once(group).chain(self.config.notify.iter().copied()) {
+        let group = self.config.multicast.then_some(group);
+        for to in group.into_iter().chain(self.config.notify.iter().copied()) {
             self.send(&frame, to);
         }
     }
