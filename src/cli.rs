@@ -14,6 +14,12 @@ commands:
   check-config [PATH]            validate a config and its templates; exit 2 on errors
   demo [--chargers N] [--duration SECONDS]
                                  simulated chargers + local CSMS + gateway on loopback
+  diag el discover [--timeout S] [--interface A]
+                                 list ECHONET Lite nodes, objects and maps
+  diag el get --ip A --eoj EOJ --epc EPC[,EPC...] [--timeout S] [--interface A]
+                                 read properties of one object (hex codes)
+  diag el set --ip A --eoj EOJ --epc EPC --edt HEX [--timeout S] [--interface A]
+                                 write one property (SetC), value in hex
   --version                      print the version
   --help                         print this text";
 
@@ -30,6 +36,8 @@ pub enum Command {
         chargers: usize,
         duration: Option<u64>,
     },
+    /// `diag el …`: ECHONET Lite diagnostics.
+    DiagEl(crate::diag::el::ElCommand),
     Version,
     Help,
 }
@@ -90,6 +98,11 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 duration,
             })
         }
+        "diag" => match rest.split_first() {
+            Some((&"el", args)) => crate::diag::el::parse(args).map(Command::DiagEl),
+            Some((other, _)) => Err(format!("diag: unknown subcommand {other}")),
+            None => Err("diag: which one? (el)".into()),
+        },
         other => Err(format!("unknown command {other}")),
     }
 }
@@ -161,6 +174,10 @@ mod tests {
                 duration: Some(30)
             })
         );
+        assert!(matches!(
+            p(&["diag", "el", "discover"]),
+            Ok(Command::DiagEl(_))
+        ));
     }
 
     #[test]
@@ -171,5 +188,8 @@ mod tests {
         assert!(p(&["demo", "--chargers", "0"]).is_err());
         assert!(p(&["check-config", "a", "b"]).is_err());
         assert!(p(&["frobnicate"]).is_err());
+        assert!(p(&["diag"]).is_err());
+        assert!(p(&["diag", "zz"]).is_err());
+        assert!(p(&["diag", "el", "get"]).is_err());
     }
 }

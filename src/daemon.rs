@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::chan::{self, SendError};
-use crate::config::{self, Config};
-use crate::device::{DeviceEvent, PoolCmd};
+use crate::config::{self, Config, Protocol};
+use crate::device::{DeviceEvent, PoolCmd, WorkerCmd};
+use crate::echonet;
 use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
 use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
@@ -37,7 +38,27 @@ pub struct Daemon {
     hub: JoinHandle<()>,
     link: LinkHandle,
     link_thread: JoinHandle<()>,
-    modbus_tcp: (Sender<PoolCmd>, JoinHandle<()>),
+    workers: Vec<Worker>,
+}
+
+/// A device worker thread and how to ask it to stop.
+struct Worker {
+    name: &'static str,
+    stop: Box<dyn FnOnce() + Send>,
+    thread: JoinHandle<()>,
+}
+
+impl Worker {
+    fn new<D: Send + 'static>(
+        name: &'static str,
+        tx: Sender<WorkerCmd<D>>,
+        thread: JoinHandle<()>,
+    ) -> Worker {
+        let stop = Box::new(move || {
+            let _ = tx.send_timeout(WorkerCmd::Shutdown, Duration::from_millis(100));
+        });
+        Worker { name, stop, thread }
+    }
 }
 
 impl Daemon {
@@ -49,14 +70,35 @@ impl Daemon {
 
         let tls = tls_config(config)?;
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
+        let mut threads = Vec::new();
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
-        let pool_thread =
-            spawn_tcp_pool("modbus-tcp", PoolSettings::default(), device_tx, pool_rx)?;
+        let pool_thread = spawn_tcp_pool(
+            "modbus-tcp",
+            PoolSettings::default(),
+            device_tx.clone(),
+            pool_rx,
+        )?;
+        threads.push(Worker::new("modbus-tcp", pool_tx.clone(), pool_thread));
+        // Port 3610 is only claimed when there are ECHONET Lite chargers to talk to.
+        let echonet = if config
+            .devices
+            .iter()
+            .any(|d| d.protocol == Protocol::EchonetLite)
+        {
+            let (tx, rx) = crossbeam_channel::bounded(WORKER_CAPACITY);
+            let settings = echonet::Settings::from_config(&config.echonet);
+            let thread = echonet::spawn_worker(settings, device_tx, rx)?;
+            threads.push(Worker::new("echonet", tx.clone(), thread));
+            Some(tx)
+        } else {
+            None
+        };
 
         let mut next_key = 1;
         let specs = charger_specs(config, tls.clone(), &mut next_key);
         let workers = Workers {
-            modbus_tcp: pool_tx.clone(),
+            modbus_tcp: pool_tx,
+            echonet,
         };
         let hub = Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
         let inbox = Inbox {
@@ -72,7 +114,7 @@ impl Daemon {
             hub,
             link,
             link_thread,
-            modbus_tcp: (pool_tx, pool_thread),
+            workers: threads,
         })
     }
 
@@ -89,9 +131,10 @@ impl Daemon {
         join_by(self.hub, "hub", deadline);
         self.link.shutdown();
         join_by(self.link_thread, "csms-link", deadline);
-        let (pool_tx, pool_thread) = self.modbus_tcp;
-        let _ = pool_tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
-        join_by(pool_thread, "modbus-tcp", deadline);
+        for worker in self.workers {
+            (worker.stop)();
+            join_by(worker.thread, worker.name, deadline);
+        }
     }
 }
 

@@ -10,6 +10,8 @@ pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod device;
+pub mod diag;
+pub mod echonet;
 pub mod hub;
 pub mod logging;
 pub mod mapping;

@@ -56,6 +56,10 @@ fn main() -> ExitCode {
             }
         }
         Command::Demo { chargers, duration } => demo(chargers, duration),
+        Command::DiagEl(cmd) => {
+            let code = ocpp_gw::diag::el::run(&cmd, &mut std::io::stdout(), &mut std::io::stderr());
+            ExitCode::from(code)
+        }
     }
 }
 

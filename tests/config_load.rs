@@ -100,6 +100,8 @@ fn sample_template_maps_the_simulator_registers() {
         ("MeterValue.Current.Import", 14, 1),
         ("MeterValue.Voltage", 15, 1),
         ("MeterValue.SoC", 16, 1),
+        // read_write: polled as well as written.
+        ("Control.CurrentLimit", 21, 1),
     ];
     let expected: Vec<_> = expected
         .iter()

@@ -4,6 +4,7 @@
 //! reports all problems it can find at once, each naming the file and key to fix.
 
 mod devices;
+mod echonet;
 mod error;
 mod model;
 mod parse;
@@ -21,17 +22,18 @@ use crate::mapping::{Source, Template};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Config, Connection, CsmsConfig, DeviceConfig, LogRotation, MetricsConfig, Parity, Protocol,
-    SecurityConfig, SystemConfig,
+    Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, LogRotation, MetricsConfig,
+    Parity, Protocol, SecurityConfig, SystemConfig,
 };
 pub use security::{
     derive_password, BasicAuthSource, Password, PasswordError, PasswordSecret, SecurityProfile,
 };
 
 use devices::{check_devices, is_template_name};
+use echonet::check_echonet;
 use error::Problems;
 use parse::lenient;
-use raw::{RawConfig, RawCsms, RawDevice, RawSystem};
+use raw::{RawConfig, RawCsms, RawDevice, RawEchonet, RawSystem};
 use security::check_device_passwords;
 use system::{check_csms, check_system};
 use templates::{Loaded, Templates};
@@ -57,6 +59,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let config_dir = path.parent().unwrap_or(Path::new(""));
     let raw_system: Option<RawSystem> = lenient(path, "system", raw.system, &mut errors);
     let raw_csms: Option<RawCsms> = lenient(path, "csms", raw.csms, &mut errors);
+    let raw_echonet: Option<RawEchonet> = match raw.echonet {
+        Some(section) => lenient(path, "echonet", section, &mut errors),
+        None => Some(RawEchonet::default()),
+    };
     let raw_devices: Vec<Option<RawDevice>> = raw
         .devices
         .into_iter()
@@ -78,6 +84,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         (Some(c), Some(system)) => Some(check_csms(c, &system.security, &mut p)),
         _ => None,
     };
+    let echonet = raw_echonet.map(|e| check_echonet(e, &mut p));
     let devices = check_devices(&raw_devices, path, &mut p);
     if let (true, Some(csms)) = (profile_known, &csms) {
         check_device_passwords(
@@ -97,14 +104,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     errors.extend(p.into_errors());
     errors.extend(template_errors);
     let devices: Option<Vec<_>> = devices.into_iter().collect();
-    match (system, csms, devices) {
-        (Some(system), Some(csms), Some(devices)) if errors.is_empty() => Ok(Config {
-            path: path.to_path_buf(),
-            system,
-            csms,
-            devices,
-            templates,
-        }),
+    match (system, csms, echonet, devices) {
+        (Some(system), Some(csms), Some(echonet), Some(devices)) if errors.is_empty() => {
+            Ok(Config {
+                path: path.to_path_buf(),
+                system,
+                csms,
+                echonet,
+                devices,
+                templates,
+            })
+        }
         // Anything left unbuilt had a problem recorded for it.
         _ => Err(ConfigErrors(errors)),
     }

@@ -16,6 +16,7 @@ pub struct Config {
     pub path: PathBuf,
     pub system: SystemConfig,
     pub csms: CsmsConfig,
+    pub echonet: EchonetConfig,
     pub devices: Vec<DeviceConfig>,
     /// The templates the devices use, by id.
     pub templates: BTreeMap<String, Arc<Template>>,
@@ -78,6 +79,23 @@ pub struct CsmsConfig {
     pub security_profile: SecurityProfile,
     /// Passwords for stations without their own (profiles 1 and 2).
     pub basic_auth: Option<BasicAuthSource>,
+}
+
+/// `[echonet]`: the ECHONET Lite transport shared by every `echonet_lite` device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchonetConfig {
+    /// Local IPv4 address for unicast and multicast; 0.0.0.0 lets the system choose.
+    pub interface: std::net::Ipv4Addr,
+    /// Hops a multicast request may travel.
+    pub multicast_ttl: u32,
+    /// Wait for an answer before a request is sent again.
+    pub response_timeout: Duration,
+    /// Times an unanswered request is sent again.
+    pub retries: u32,
+    /// Requests one node may have unanswered at a time.
+    pub max_in_flight_per_node: u32,
+    /// Consecutive failed polls before a device is reported offline.
+    pub offline_after_failures: u32,
 }
 
 /// One `[[devices]]` entry.

@@ -17,6 +17,7 @@ pub(super) struct RawConfig {
     pub csms: toml::Value,
     #[serde(default)]
     pub devices: Vec<toml::Value>,
+    pub echonet: Option<toml::Value>,
 }
 
 /// `[system]`.
@@ -74,6 +75,18 @@ pub(super) struct RawCsms {
     pub security_profile: Option<u8>,
     pub basic_auth_password: Option<RawSecret>,
     pub basic_auth_secret: Option<RawSecret>,
+}
+
+/// `[echonet]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEchonet {
+    pub interface: Option<String>,
+    pub multicast_ttl: Option<u32>,
+    pub response_timeout_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub max_in_flight_per_node: Option<u32>,
+    pub offline_after_failures: Option<u32>,
 }
 
 /// `[[devices]]`; `connection` is typed once `protocol` is known.

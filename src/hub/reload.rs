@@ -143,8 +143,8 @@ mod tests {
     use std::time::Duration;
 
     use crate::config::{
-        Connection, CsmsConfig, LogRotation, MetricsConfig, Protocol, SecurityConfig,
-        SecurityProfile, SystemConfig,
+        Connection, CsmsConfig, EchonetConfig, LogRotation, MetricsConfig, Protocol,
+        SecurityConfig, SecurityProfile, SystemConfig,
     };
     use crate::mapping::Template;
 
@@ -178,6 +178,7 @@ mod tests {
     fn config(devices: Vec<DeviceConfig>, templates: &[Arc<Template>]) -> Config {
         Config {
             path: PathBuf::from("gw.toml"),
+            echonet: EchonetConfig::default(),
             system: SystemConfig {
                 log_level: log::LevelFilter::Info,
                 data_dir: "/tmp".into(),

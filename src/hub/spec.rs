@@ -8,7 +8,7 @@ use crossbeam_channel::Sender;
 
 use crate::chan;
 use crate::config::{Config, Connection, DeviceConfig};
-use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd, WorkerCmd, WriteRequest};
+use crate::device::{DeviceId, EchonetDevice, ModbusTcpDevice, PoolCmd, WorkerCmd, WriteRequest};
 use crate::mapping::{OcppName, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
@@ -31,6 +31,7 @@ const TX_MESSAGE_RETRY: Retry = Retry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DevicePlan {
     ModbusTcp(ModbusTcpDevice),
+    Echonet(EchonetDevice),
 }
 
 /// Everything the hub needs to run one charger: its device, its template, its station.
@@ -52,6 +53,7 @@ impl DevicePlan {
     pub fn device_id(&self) -> DeviceId {
         match self {
             DevicePlan::ModbusTcp(d) => d.id,
+            DevicePlan::Echonet(d) => d.id,
         }
     }
 }
@@ -59,6 +61,8 @@ impl DevicePlan {
 /// The hub's handles to the device worker threads.
 pub struct Workers {
     pub modbus_tcp: Sender<PoolCmd>,
+    /// Present when the gateway started with ECHONET Lite devices (it binds UDP 3610).
+    pub echonet: Option<Sender<WorkerCmd<EchonetDevice>>>,
 }
 
 /// What the hub asks of a device's worker.
@@ -76,6 +80,16 @@ impl Workers {
         let what = format!("{op:?}");
         let delivered = match plan {
             DevicePlan::ModbusTcp(d) => forward(&self.modbus_tcp, d, d.id, op, "hub→modbus-tcp"),
+            DevicePlan::Echonet(d) => match &self.echonet {
+                Some(tx) => forward(tx, d, d.id, op, "hub→echonet"),
+                None => {
+                    log::error!(
+                        "{}: ECHONET Lite devices added by a reload need a restart",
+                        d.name
+                    );
+                    false
+                }
+            },
         };
         if !delivered {
             log::error!("device worker did not take {what} for {plan:?}");
@@ -161,7 +175,16 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
                 reads: template.register_reads(),
             }))
         }
-        Connection::ModbusRtu { .. } | Connection::EchonetLite { .. } => None,
+        Connection::EchonetLite { ip, eoj } => Some(DevicePlan::Echonet(EchonetDevice {
+            id: DeviceId(key),
+            name: device.id.clone(),
+            ip: ip.clone(),
+            eoj: *eoj,
+            poll_interval: device.poll_interval,
+            slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
+            reads: template.epc_reads(),
+        })),
+        Connection::ModbusRtu { .. } => None,
     }
 }
 

@@ -1,4 +1,5 @@
 //! Simulators for `ocpp-gw demo` and the tests: a Modbus TCP EV charger and a minimal CSMS.
 
 pub mod csms;
+pub mod echonet_charger;
 pub mod modbus_charger;

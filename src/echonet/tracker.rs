@@ -1,0 +1,492 @@
+//! Per-device bookkeeping of the ECHONET Lite worker, free of I/O: which object it is, when it
+//! is polled, online/offline state with back-off, and which values the hub already has.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use super::frame::{Eoj, Property};
+use crate::chan::{self, SendError};
+use crate::device::{DeviceEvent, EchonetDevice, PollClass, RawValue};
+
+/// Name of the device-event channel in full-channel logs.
+const CHANNEL: &str = "echonet device events";
+/// Read when a device maps no property, so that its liveness is still known.
+const LIVENESS_EPC: u8 = 0x80;
+
+/// The hub dropped its event receiver: the worker has nobody left to report to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HubGone;
+
+/// What the hub has been told about the device's reachability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Nothing yet: the device was just added.
+    Unknown,
+    Online,
+    Offline,
+}
+
+/// The classes one poll reads and the properties it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PollPlan {
+    /// Indexed by `class_index`.
+    pub(crate) classes: [bool; 2],
+    pub(crate) epcs: Vec<u8>,
+}
+
+fn class_index(class: PollClass) -> usize {
+    match class {
+        PollClass::Fast => 0,
+        PollClass::Slow => 1,
+    }
+}
+
+/// Health, schedule and change detection of one polled object.
+#[derive(Debug)]
+pub(crate) struct Tracker {
+    pub(crate) device: EchonetDevice,
+    pub(crate) ip: IpAddr,
+    /// The object polled: configured, or bound once the node lists its instances.
+    pub(crate) eoj: Option<Eoj>,
+    /// A request for this device is queued or in flight; no other poll starts meanwhile.
+    pub(crate) busy: bool,
+    link: Link,
+    failures: u32,
+    /// The fast-class interval: the configured one, or longer while backing off.
+    interval: Duration,
+    /// When each poll class is next due, by `class_index`.
+    next: [Instant; 2],
+    /// The last value of each variable the hub accepted.
+    reported: HashMap<usize, Vec<u8>>,
+    /// Properties the node refused, so each is logged once, not every poll.
+    refused: BTreeSet<u8>,
+}
+
+impl Tracker {
+    /// Starts tracking a device whose first poll is due at once.
+    pub(crate) fn new(device: EchonetDevice, ip: IpAddr, now: Instant) -> Tracker {
+        let interval = device.poll_interval;
+        let eoj = device.eoj.and_then(Eoj::from_u32);
+        Tracker {
+            device,
+            ip,
+            eoj,
+            busy: false,
+            link: Link::Unknown,
+            failures: 0,
+            interval,
+            next: [now; 2],
+            reported: HashMap::new(),
+            refused: BTreeSet::new(),
+        }
+    }
+
+    /// Whether the hub was last told the device is online.
+    pub(crate) fn is_online(&self) -> bool {
+        self.link == Link::Online
+    }
+
+    fn has_class(&self, i: usize) -> bool {
+        self.device.reads.iter().any(|r| class_index(r.class) == i)
+    }
+
+    /// When the next poll is due; `None` while a request is outstanding.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        if self.busy {
+            return None;
+        }
+        if !self.is_online() {
+            return Some(self.next[0]);
+        }
+        (0..2)
+            .filter(|&i| self.has_class(i))
+            .map(|i| self.next[i])
+            .min()
+            .or(Some(self.next[0]))
+    }
+
+    /// What a poll started at `now` reads: every class until the device is online (so the
+    /// hub gets every value after Online), then the classes that are due.
+    pub(crate) fn plan(&self, now: Instant) -> PollPlan {
+        let all = !self.is_online();
+        let classes = [0, 1].map(|i| all || self.next[i] <= now);
+        let mut epcs: Vec<u8> = self
+            .device
+            .reads
+            .iter()
+            .filter(|r| classes[class_index(r.class)])
+            .map(|r| r.epc)
+            .collect();
+        epcs.sort_unstable();
+        epcs.dedup();
+        if epcs.is_empty() {
+            epcs.push(LIVENESS_EPC);
+        }
+        PollPlan { classes, epcs }
+    }
+
+    /// Records an answer to `plan` (Get_Res, or Get_SNA with refused properties empty):
+    /// reports Online if needed, then the values that changed.
+    pub(crate) fn answered(
+        &mut self,
+        plan: &PollPlan,
+        props: &[Property],
+        events: &Sender<DeviceEvent>,
+        now: Instant,
+    ) -> Result<(), HubGone> {
+        self.busy = false;
+        self.failures = 0;
+        self.interval = self.device.poll_interval;
+        let intervals = [self.device.poll_interval, self.device.slow_poll_interval];
+        for ((next, read), interval) in self.next.iter_mut().zip(plan.classes).zip(intervals) {
+            if read {
+                *next = now + interval;
+            }
+        }
+        let id = self.device.id;
+        if !self.is_online() {
+            match chan::try_send(events, DeviceEvent::Online { device: id }, CHANNEL) {
+                Ok(()) => {
+                    log::info!("{}: online", self.device.name);
+                    self.link = Link::Online;
+                    // The hub must see every value again after (re)connecting.
+                    self.reported.clear();
+                }
+                // Values must not precede Online; both are retried next poll.
+                Err(SendError::Full(_)) => return Ok(()),
+                Err(SendError::Closed(_)) => return Err(HubGone),
+            }
+        }
+        for &epc in &plan.epcs {
+            let value = props.iter().find(|p| p.epc == epc).map(|p| &p.edt);
+            match value {
+                Some(edt) if !edt.is_empty() => {
+                    if self.refused.remove(&epc) {
+                        log::info!("{}: EPC 0x{epc:02X} readable again", self.device.name);
+                    }
+                }
+                _ => {
+                    if self.refused.insert(epc) {
+                        log::warn!(
+                            "{}: node refused EPC 0x{epc:02X} (Get_SNA); skipping it",
+                            self.device.name
+                        );
+                    }
+                }
+            }
+        }
+        let vars = self
+            .device
+            .reads
+            .iter()
+            .filter(|r| plan.classes[class_index(r.class)]);
+        let changed = self.changed(vars.map(|r| (r.var, r.epc)), props);
+        self.report(changed, events)
+    }
+
+    /// Makes every class due at `now` (once no request is outstanding).
+    pub(crate) fn poll_now(&mut self, now: Instant) {
+        self.next = [now; 2];
+    }
+
+    /// Records properties the node announced (INF/INFC) and reports the mapped ones that
+    /// changed at once; a device not known to be online is polled instead, so that Online
+    /// and every value reach the hub in order.
+    pub(crate) fn announced(
+        &mut self,
+        props: &[Property],
+        events: &Sender<DeviceEvent>,
+        now: Instant,
+    ) -> Result<(), HubGone> {
+        if !self.is_online() {
+            self.poll_now(now);
+            return Ok(());
+        }
+        let vars = self.device.reads.iter().map(|r| (r.var, r.epc));
+        let changed = self.changed(vars, props);
+        self.report(changed, events)
+    }
+
+    /// The variables among `vars` whose value in `props` differs from what the hub has.
+    fn changed(
+        &self,
+        vars: impl Iterator<Item = (usize, u8)>,
+        props: &[Property],
+    ) -> Vec<(usize, Vec<u8>)> {
+        vars.filter_map(|(var, epc)| {
+            let edt = &props
+                .iter()
+                .find(|p| p.epc == epc && !p.edt.is_empty())?
+                .edt;
+            (self.reported.get(&var) != Some(edt)).then(|| (var, edt.clone()))
+        })
+        .collect()
+    }
+
+    fn report(
+        &mut self,
+        changed: Vec<(usize, Vec<u8>)>,
+        events: &Sender<DeviceEvent>,
+    ) -> Result<(), HubGone> {
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let msg = DeviceEvent::Values {
+            device: self.device.id,
+            values: changed
+                .iter()
+                .map(|(var, edt)| (*var, RawValue::Bytes(edt.clone())))
+                .collect(),
+        };
+        match chan::try_send(events, msg, CHANNEL) {
+            Ok(()) => {
+                self.reported.extend(changed);
+                Ok(())
+            }
+            // Leaving `reported` alone makes the next poll send these changes again.
+            Err(SendError::Full(_)) => Ok(()),
+            Err(SendError::Closed(_)) => Err(HubGone),
+        }
+    }
+
+    /// Records a poll that got no answer (or could not bind an object); reports Offline once
+    /// the failures reach `offline_after`, then backs off up to `max_backoff`.
+    pub(crate) fn failed(
+        &mut self,
+        reason: &str,
+        offline_after: u32,
+        max_backoff: Duration,
+        events: &Sender<DeviceEvent>,
+        now: Instant,
+    ) -> Result<(), HubGone> {
+        self.busy = false;
+        self.failures = self.failures.saturating_add(1);
+        if self.link == Link::Offline {
+            let cap = max_backoff.max(self.device.poll_interval);
+            self.interval = self.interval.saturating_mul(2).min(cap);
+            log::debug!(
+                "{}: still offline ({reason}); next probe in {:?}",
+                self.device.name,
+                self.interval
+            );
+        } else if self.failures >= offline_after.max(1) {
+            let msg = DeviceEvent::Offline {
+                device: self.device.id,
+                reason: reason.to_owned(),
+            };
+            match chan::try_send(events, msg, CHANNEL) {
+                Ok(()) => {
+                    log::warn!(
+                        "{}: offline after {} failed polls: {reason}",
+                        self.device.name,
+                        self.failures
+                    );
+                    self.link = Link::Offline;
+                }
+                // Still counted as failing; Offline is retried after the next failure.
+                Err(SendError::Full(_)) => {}
+                Err(SendError::Closed(_)) => return Err(HubGone),
+            }
+        } else {
+            log::info!(
+                "{}: poll failed ({}/{}): {reason}",
+                self.device.name,
+                self.failures,
+                offline_after.max(1)
+            );
+        }
+        self.next = [now + self.interval; 2];
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::{DeviceId, EpcRead};
+
+    fn device() -> EchonetDevice {
+        EchonetDevice {
+            id: DeviceId(7),
+            name: "el7".into(),
+            ip: "127.0.0.1".into(),
+            eoj: Some(0x02A101),
+            poll_interval: Duration::from_secs(1),
+            slow_poll_interval: Duration::from_secs(10),
+            reads: vec![
+                EpcRead {
+                    var: 0,
+                    epc: 0xC7,
+                    class: PollClass::Fast,
+                },
+                EpcRead {
+                    var: 1,
+                    epc: 0xD8,
+                    class: PollClass::Slow,
+                },
+            ],
+        }
+    }
+
+    fn tracker(now: Instant) -> Tracker {
+        Tracker::new(device(), "127.0.0.1".parse().unwrap(), now)
+    }
+
+    fn values(v: &[(usize, &[u8])]) -> DeviceEvent {
+        DeviceEvent::Values {
+            device: DeviceId(7),
+            values: v
+                .iter()
+                .map(|(var, b)| (*var, RawValue::Bytes(b.to_vec())))
+                .collect(),
+        }
+    }
+
+    const ONLINE: DeviceEvent = DeviceEvent::Online {
+        device: DeviceId(7),
+    };
+
+    #[test]
+    fn first_poll_reads_every_class_then_only_due_ones() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let now = Instant::now();
+        let mut t = tracker(now);
+        assert_eq!(t.due(), Some(now));
+        let plan = t.plan(now);
+        assert_eq!(plan.epcs, vec![0xC7, 0xD8]);
+        t.busy = true;
+        assert_eq!(t.due(), None, "no second poll while one is out");
+        let props = [
+            Property::new(0xC7, [0x30]),
+            Property::new(0xD8, [0, 0, 0, 5]),
+        ];
+        t.answered(&plan, &props, &tx, now).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), ONLINE);
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            values(&[(0, &[0x30]), (1, &[0, 0, 0, 5])])
+        );
+        assert_eq!(t.due(), Some(now + Duration::from_secs(1)));
+        let later = now + Duration::from_secs(1);
+        assert_eq!(t.plan(later).epcs, vec![0xC7], "slow class not due yet");
+        let slow_due = now + Duration::from_secs(10);
+        assert_eq!(t.plan(slow_due).epcs, vec![0xC7, 0xD8]);
+    }
+
+    #[test]
+    fn announcements_report_changes_at_once() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let now = Instant::now();
+        let mut t = tracker(now);
+        let plan = t.plan(now);
+        t.answered(&plan, &[Property::new(0xC7, [0x30])], &tx, now)
+            .unwrap();
+        rx.try_iter().for_each(drop);
+        t.announced(&[Property::new(0xC7, [0x41])], &tx, now)
+            .unwrap();
+        assert_eq!(rx.try_recv().unwrap(), values(&[(0, &[0x41])]));
+        t.announced(
+            &[Property::new(0xC7, [0x41]), Property::new(0x80, [0x30])],
+            &tx,
+            now,
+        )
+        .unwrap();
+        assert!(rx.try_recv().is_err(), "unchanged and unmapped: nothing");
+    }
+
+    #[test]
+    fn announcement_before_online_polls_instead() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let now = Instant::now();
+        let mut t = tracker(now);
+        t.failed("timeout", 1, Duration::from_secs(30), &tx, now)
+            .unwrap();
+        assert!(matches!(rx.try_recv(), Ok(DeviceEvent::Offline { .. })));
+        let later = now + Duration::from_millis(10);
+        t.announced(&[Property::new(0xC7, [0x41])], &tx, later)
+            .unwrap();
+        assert!(rx.try_recv().is_err(), "no Values without Online");
+        assert_eq!(t.due(), Some(later));
+    }
+
+    #[test]
+    fn refused_properties_are_skipped_and_device_stays_online() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let now = Instant::now();
+        let mut t = tracker(now);
+        let plan = t.plan(now);
+        let props = [Property::empty(0xC7), Property::new(0xD8, [0, 0, 0, 1])];
+        t.answered(&plan, &props, &tx, now).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), ONLINE);
+        assert_eq!(rx.try_recv().unwrap(), values(&[(1, &[0, 0, 0, 1])]));
+        assert!(t.refused.contains(&0xC7));
+        let props = [
+            Property::new(0xC7, [0x30]),
+            Property::new(0xD8, [0, 0, 0, 1]),
+        ];
+        t.answered(&plan, &props, &tx, now).unwrap();
+        assert!(t.refused.is_empty());
+        assert_eq!(rx.try_recv().unwrap(), values(&[(0, &[0x30])]));
+    }
+
+    #[test]
+    fn offline_after_failures_then_back_off_then_all_values_again() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let now = Instant::now();
+        let cap = Duration::from_secs(5);
+        let mut t = tracker(now);
+        let plan = t.plan(now);
+        let props = [Property::new(0xC7, [0x30])];
+        t.answered(&plan, &props, &tx, now).unwrap();
+        rx.try_iter().for_each(drop);
+        t.failed("no answer", 2, cap, &tx, now).unwrap();
+        assert!(rx.try_recv().is_err());
+        t.failed("no answer", 2, cap, &tx, now).unwrap();
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            DeviceEvent::Offline {
+                device: DeviceId(7),
+                reason: "no answer".into()
+            }
+        );
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            t.failed("no answer", 2, cap, &tx, now).unwrap();
+            delays.push(t.due().unwrap() - now);
+        }
+        let secs: Vec<u64> = delays.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [2, 4, 5, 5]);
+        assert!(rx.try_recv().is_err(), "Offline is sent once");
+        let plan = t.plan(now);
+        assert_eq!(plan.epcs, vec![0xC7, 0xD8], "a probe reads everything");
+        t.answered(&plan, &props, &tx, now).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), ONLINE);
+        assert_eq!(rx.try_recv().unwrap(), values(&[(0, &[0x30])]));
+    }
+
+    #[test]
+    fn device_without_reads_is_probed_with_operation_status() {
+        let now = Instant::now();
+        let mut d = device();
+        d.reads.clear();
+        let t = Tracker::new(d, "127.0.0.1".parse().unwrap(), now);
+        assert_eq!(t.plan(now).epcs, vec![LIVENESS_EPC]);
+    }
+
+    #[test]
+    fn closed_hub_is_reported() {
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        drop(rx);
+        let now = Instant::now();
+        let mut t = tracker(now);
+        let plan = t.plan(now);
+        assert_eq!(t.answered(&plan, &[], &tx, now), Err(HubGone));
+        assert_eq!(
+            t.failed("x", 1, Duration::from_secs(1), &tx, now),
+            Err(HubGone)
+        );
+    }
+}
