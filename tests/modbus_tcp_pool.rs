@@ -2,6 +2,7 @@
 
 #![cfg(feature = "sim")]
 
+use std::collections::BTreeMap;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use ocpp_gw::device::{
     DeviceEvent, DeviceId, ModbusTable, ModbusTcpDevice, PollClass, PoolCmd, RawValue,
     RegisterRead, WriteRequest, WriteValue,
 };
-use ocpp_gw::modbus::{spawn_tcp_pool, PoolSettings};
+use ocpp_gw::modbus::{spawn_tcp_pool, EndpointSettings, PoolSettings};
 use ocpp_gw::sim::modbus_charger::{
     ModbusChargerSim, REG_ENERGY_WH, REG_STATUS, STATUS_FAULTED, STATUS_OCCUPIED,
 };
@@ -20,8 +21,13 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn settings() -> PoolSettings {
     PoolSettings {
-        connect_timeout: Duration::from_secs(2),
-        response_timeout: Duration::from_secs(1),
+        defaults: EndpointSettings {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(1),
+            pool_size: 1,
+            max_read_gap: 10,
+        },
+        endpoints: BTreeMap::new(),
         offline_after_failures: 2,
         max_backoff: Duration::from_millis(400),
     }
