@@ -10,6 +10,8 @@ pub mod planner;
 mod poller;
 pub mod pool;
 pub mod rtu;
+pub mod rtu_bus;
+mod serial;
 mod tracker;
 
 pub use client::TcpClient;
@@ -17,3 +19,4 @@ pub use crc::crc16;
 pub use error::ModbusError;
 pub use pdu::ExceptionCode;
 pub use pool::{spawn_tcp_pool, EndpointSettings, PoolSettings};
+pub use rtu_bus::{spawn_rtu_bus, RtuBus, RtuBusSettings, RtuCounts, RtuStats};

@@ -155,6 +155,8 @@ where
         }
         i += 1;
     }
+    // Plans run table by table; the hub gets values in template order.
+    results.sort_by_key(|(var, _)| *var);
     Ok(results)
 }
 
