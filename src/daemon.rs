@@ -1,14 +1,17 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
+use std::collections::HashMap;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use crate::config::Config;
-use crate::device::{DeviceEvent, PoolCmd};
+use crate::device::{BusCmd, DeviceEvent, PoolCmd};
 use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
-use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
+use crate::modbus::pool::spawn_tcp_pool;
+use crate::modbus::rtu_bus::{spawn_rtu_bus, RtuBus};
+use crate::modbus::settings::{pool_settings, rtu_bus_settings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings};
 
 /// Capacity of the device → hub and link → hub channels.
@@ -34,6 +37,8 @@ pub struct Daemon {
     link: LinkHandle,
     link_thread: JoinHandle<()>,
     modbus_tcp: (Sender<PoolCmd>, JoinHandle<()>),
+    /// One bus worker per serial port, by port.
+    modbus_rtu: Vec<(String, Sender<BusCmd>, RtuBus)>,
 }
 
 impl Daemon {
@@ -52,12 +57,26 @@ impl Daemon {
         };
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
-        let pool_thread =
-            spawn_tcp_pool("modbus-tcp", PoolSettings::default(), device_tx, pool_rx)?;
+        let pool_thread = spawn_tcp_pool(
+            "modbus-tcp",
+            pool_settings(config),
+            device_tx.clone(),
+            pool_rx,
+        )?;
+        let mut modbus_rtu = Vec::new();
+        for (port, settings) in rtu_bus_settings(config) {
+            let (bus_tx, bus_rx) = crossbeam_channel::bounded::<BusCmd>(WORKER_CAPACITY);
+            let bus = spawn_rtu_bus(settings, device_tx.clone(), bus_rx)?;
+            modbus_rtu.push((port, bus_tx, bus));
+        }
 
         let specs = charger_specs(config, tls, &mut 1);
         let workers = Workers {
             modbus_tcp: pool_tx.clone(),
+            rtu: modbus_rtu
+                .iter()
+                .map(|(port, tx, _)| (port.clone(), tx.clone()))
+                .collect::<HashMap<_, _>>(),
         };
         let hub = Hub::new(specs, link.clone(), workers);
         let inbox = Inbox {
@@ -74,6 +93,7 @@ impl Daemon {
             link,
             link_thread,
             modbus_tcp: (pool_tx, pool_thread),
+            modbus_rtu,
         })
     }
 
@@ -87,6 +107,13 @@ impl Daemon {
         let (pool_tx, pool_thread) = self.modbus_tcp;
         let _ = pool_tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
         join_by(pool_thread, "modbus-tcp", deadline);
+        for (_, bus_tx, _) in &self.modbus_rtu {
+            let _ = bus_tx.send_timeout(BusCmd::Shutdown, Duration::from_millis(100));
+        }
+        for (port, _, bus) in self.modbus_rtu {
+            log::info!("modbus rtu bus {port}: {:?}", bus.stats.snapshot());
+            join_by(bus.thread, &format!("modbus-rtu {port}"), deadline);
+        }
     }
 }
 

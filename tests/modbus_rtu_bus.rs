@@ -2,11 +2,14 @@
 
 #![cfg(feature = "sim")]
 
+mod common;
+
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, Sender};
-use ocpp_gw::config::Parity;
+use ocpp_gw::config::{self, Parity};
+use ocpp_gw::daemon::Daemon;
 use ocpp_gw::device::{
     BusCmd, DeviceEvent, DeviceId, ModbusRtuDevice, ModbusTable, PollClass, RawValue, RegisterRead,
     WriteRequest, WriteValue,
@@ -14,6 +17,7 @@ use ocpp_gw::device::{
 use ocpp_gw::modbus::pdu::ExceptionCode;
 use ocpp_gw::modbus::rtu::SerialLine;
 use ocpp_gw::modbus::{spawn_rtu_bus, RtuBus, RtuBusSettings, RtuCounts};
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Dir, Record};
 use ocpp_gw::sim::modbus_rtu::{Fault, ModbusRtuSim};
 use ocpp_gw::sim::register_bank::{REG_ENERGY_WH, REG_STATUS, STATUS_FAULTED, STATUS_OCCUPIED};
 
@@ -385,4 +389,64 @@ fn a_missing_port_takes_its_units_offline_and_is_retried() {
     }
     assert!(h.counts().port_errors >= 1);
     h.shutdown();
+}
+
+/// The connector status in a StatusNotification the station sent, if `r` is one.
+fn status_of(r: &Record) -> Option<(&str, &str)> {
+    let frame = &r.frame;
+    (r.dir == Dir::In && frame[0] == 2 && frame[2] == "StatusNotification")
+        .then(|| frame[3]["connectorStatus"].as_str())
+        .flatten()
+        .map(|status| (r.station.as_str(), status))
+}
+
+/// Waits for `station` to report `status` in a record after `after`.
+fn wait_status(csms: &CsmsSim, station: &str, status: &str, after: u64) -> Record {
+    csms.wait_for(Duration::from_secs(20), |r| {
+        r.seq > after && status_of(r) == Some((station, status))
+    })
+    .unwrap_or_else(|| panic!("no {status} from {station}; CSMS saw {:#?}", csms.records()))
+}
+
+#[test]
+fn daemon_presents_rtu_units_as_stations_that_fault_and_recover() {
+    let sim = ModbusRtuSim::start([1, 2], None).unwrap();
+    let csms = CsmsSim::start(([127, 0, 0, 1], 0).into(), CsmsOptions::default()).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rtu_daemon");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates");
+    let mut text = format!(
+        "[system]\ndata_dir = {data:?}\ntemplates_dir = {templates:?}\n\n\
+         [csms]\nurl = {url:?}\nreconnect_interval_sec = 1\nreconnect_random_range_sec = 1\n",
+        data = dir.join("data").display().to_string(),
+        templates = templates.display().to_string(),
+        url = csms.url(),
+    );
+    for unit in [1, 2] {
+        text.push_str(&format!(
+            "\n[[devices]]\nid = \"rtu-{unit}\"\ntemplate = \"generic_modbus_charger\"\n\
+             protocol = \"modbus_rtu\"\nocpp_id = \"RTU{unit}\"\npoll_interval_ms = 100\n\
+             connection = {{ port = {port:?}, baud_rate = 115200, unit_id = {unit}, \
+             response_timeout_ms = 100 }}\n",
+            port = sim.path().display().to_string(),
+        ));
+    }
+    let path = dir.join("ocpp-gw.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = Daemon::start(&config).unwrap();
+
+    wait_status(&csms, "RTU1", "Available", 0);
+    wait_status(&csms, "RTU2", "Available", 0);
+    sim.bank(1).unwrap().set_status(STATUS_OCCUPIED);
+    wait_status(&csms, "RTU1", "Occupied", 0);
+    sim.set_fault(2, Fault::Silent, None);
+    let down = wait_status(&csms, "RTU2", "Unavailable", 0);
+    sim.clear_fault(2);
+    wait_status(&csms, "RTU2", "Available", down.seq);
+
+    daemon.stop();
+    let errors = common::validate_records(&csms.records());
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
 }

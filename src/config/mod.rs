@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use crate::mapping::{Source, Template};
 
+pub use devices::MAX_DEVICES_PER_BUS;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     Config, Connection, CsmsConfig, DeviceConfig, LogRotation, MetricsConfig, Parity, Protocol,
-    SecurityConfig, SystemConfig,
+    RtuTransport, SecurityConfig, SystemConfig, TcpTransport,
 };
 
 use devices::{check_devices, is_template_name};

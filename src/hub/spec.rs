@@ -1,13 +1,14 @@
 //! From config to what the hub runs: one charger spec (device plan + station settings) per device.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::chan::{self, SendError};
+use crate::chan;
 use crate::config::{Config, Connection, DeviceConfig};
-use crate::device::{DeviceId, ModbusTcpDevice, PoolCmd};
+use crate::device::{BusCmd, DeviceId, ModbusRtuDevice, ModbusTcpDevice, PoolCmd, RegisterRead};
 use crate::mapping::Template;
 use crate::ocpp::link::ConnectParams;
 use crate::station::{Backoff, StationSettings};
@@ -21,6 +22,11 @@ const SLOW_POLL_FACTOR: u32 = 10;
 #[derive(Debug, Clone, PartialEq)]
 pub enum DevicePlan {
     ModbusTcp(ModbusTcpDevice),
+    /// A unit on the bus of serial port `port`.
+    ModbusRtu {
+        port: String,
+        device: ModbusRtuDevice,
+    },
 }
 
 /// Everything the hub needs to run one charger: its device, its template, its station.
@@ -38,6 +44,8 @@ pub struct ChargerSpec {
 /// The hub's handles to the device worker threads.
 pub struct Workers {
     pub modbus_tcp: Sender<PoolCmd>,
+    /// One bus worker per serial port, by port.
+    pub rtu: HashMap<String, Sender<BusCmd>>,
 }
 
 impl Workers {
@@ -45,10 +53,13 @@ impl Workers {
     pub fn add(&self, plan: &DevicePlan) {
         let sent = match plan {
             DevicePlan::ModbusTcp(d) => {
-                chan::try_send(&self.modbus_tcp, PoolCmd::Add(d.clone()), "hub→modbus-tcp")
+                chan::try_send(&self.modbus_tcp, PoolCmd::Add(d.clone()), "hub→modbus-tcp").is_ok()
             }
+            DevicePlan::ModbusRtu { port, device } => self.rtu.get(port).is_some_and(|bus| {
+                chan::try_send(bus, BusCmd::Add(device.clone()), "hub→modbus-rtu").is_ok()
+            }),
         };
-        if let Err(SendError::Full(_) | SendError::Closed(_)) = sent {
+        if !sent {
             log::error!("device worker did not take {plan:?}; it will not be polled");
         }
     }
@@ -96,25 +107,40 @@ pub fn charger_specs(
 
 fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<DevicePlan> {
     match &device.connection {
-        Connection::ModbusTcp { ip, port, unit_id } => {
-            Some(DevicePlan::ModbusTcp(ModbusTcpDevice {
+        Connection::ModbusTcp {
+            ip, port, unit_id, ..
+        } => Some(DevicePlan::ModbusTcp(ModbusTcpDevice {
+            id: DeviceId(key),
+            name: device.id.clone(),
+            host: ip.clone(),
+            port: *port,
+            unit_id: *unit_id,
+            poll_interval: device.poll_interval,
+            slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
+            reads: register_reads(template),
+        })),
+        Connection::ModbusRtu { port, unit_id, .. } => Some(DevicePlan::ModbusRtu {
+            port: port.clone(),
+            device: ModbusRtuDevice {
                 id: DeviceId(key),
                 name: device.id.clone(),
-                host: ip.clone(),
-                port: *port,
                 unit_id: *unit_id,
                 poll_interval: device.poll_interval,
                 slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
-                reads: template
-                    .variables
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v.register_read(i))
-                    .collect(),
-            }))
-        }
-        Connection::ModbusRtu { .. } | Connection::EchonetLite { .. } => None,
+                reads: register_reads(template),
+            },
+        }),
+        Connection::EchonetLite { .. } => None,
     }
+}
+
+fn register_reads(template: &Template) -> Vec<RegisterRead> {
+    template
+        .variables
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.register_read(i))
+        .collect()
 }
 
 fn station_settings(

@@ -12,6 +12,7 @@ pub mod pool;
 pub mod rtu;
 pub mod rtu_bus;
 mod serial;
+pub mod settings;
 mod tracker;
 
 pub use client::TcpClient;
