@@ -86,6 +86,9 @@ impl Wire {
         sleep_until(self.quiet_until);
         self.port.clear(ClearBuffer::Input).map_err(serial_io)?;
         self.rx.clear();
+        // The port keeps the last read's timeout; a write gets the frame's own time and more.
+        let write_limit = self.line.wire_time(frame.len()) * 2 + response_timeout;
+        self.port.set_timeout(write_limit).map_err(serial_io)?;
         self.port.write_all(frame)?;
         // write() returns once the driver has the bytes; the line needs this long to send them.
         let sent = Instant::now() + self.line.wire_time(frame.len());

@@ -188,8 +188,9 @@ fn make_raw(fd: RawFd) -> io::Result<()> {
     }
     // SAFETY: initialised by the successful tcgetattr above.
     let mut termios = unsafe { termios.assume_init() };
-    // SAFETY: cfmakeraw and tcsetattr on a valid struct and descriptor.
+    // SAFETY: cfmakeraw only edits the struct it is given.
     unsafe { libc::cfmakeraw(&mut termios) };
+    // SAFETY: tcsetattr reads a valid struct and acts on an open descriptor.
     if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &termios) } != 0 {
         return Err(io::Error::last_os_error());
     }
