@@ -218,8 +218,9 @@ fn damaged_answers_are_retried_rejected_and_counted() {
         (2, Fault::Garbage),
         (3, Fault::WrongUnit),
         (4, Fault::Truncate),
+        (5, Fault::WrongFunction),
     ];
-    let sim = ModbusRtuSim::start([1, 2, 3, 4], None).unwrap();
+    let sim = ModbusRtuSim::start([1, 2, 3, 4, 5], None).unwrap();
     // Two bad answers in a row are within the two retries: every first poll still succeeds.
     for (unit, fault) in faults {
         sim.set_fault(unit, fault, Some(2));
@@ -237,11 +238,17 @@ fn damaged_answers_are_retried_rejected_and_counted() {
     }
     let c = h.counts();
     assert_eq!(
-        (c.crc_errors, c.garbage, c.wrong_unit, c.truncated),
-        (2, 2, 2, 2),
+        (
+            c.crc_errors,
+            c.garbage,
+            c.wrong_unit,
+            c.truncated,
+            c.wrong_function
+        ),
+        (2, 2, 2, 2, 2),
         "each damaged answer rejected and counted: {c:?}"
     );
-    assert_eq!(c.retries, 8, "{c:?}");
+    assert_eq!(c.retries, 10, "{c:?}");
     assert_eq!(c.timeouts, 0, "{c:?}");
     sim.bank(4).unwrap().set_status(STATUS_OCCUPIED);
     h.events

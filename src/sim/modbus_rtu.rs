@@ -33,6 +33,8 @@ pub enum Fault {
     CorruptCrc,
     /// Answers with the next unit's id.
     WrongUnit,
+    /// Answers as if asked a sibling function (03 for 04, 05 for 06, ...), framed correctly.
+    WrongFunction,
     /// Answers with bytes that start no frame.
     Garbage,
     /// Answers with the last three bytes missing.
@@ -350,7 +352,10 @@ impl Shared {
             },
             _ => bank.answer(pdu)?,
         };
-        let answer = response.encode().ok()?;
+        let mut answer = response.encode().ok()?;
+        if let (Some(Fault::WrongFunction), Some(function)) = (fault, answer.first_mut()) {
+            *function = sibling(*function);
+        }
         let mut frame = match fault {
             Some(Fault::WrongUnit) => rtu::encode(unit.wrapping_add(1).max(1), &answer).ok()?,
             _ => rtu::encode(unit, &answer).ok()?,
@@ -391,6 +396,21 @@ impl Shared {
             }
         }
         Some(fault)
+    }
+}
+
+/// A function whose answers are framed like `function`'s: swapping them keeps the frame valid.
+fn sibling(function: u8) -> u8 {
+    match function {
+        0x01 => 0x02,
+        0x02 => 0x01,
+        0x03 => 0x04,
+        0x04 => 0x03,
+        0x05 => 0x06,
+        0x06 => 0x05,
+        0x0F => 0x10,
+        0x10 => 0x0F,
+        other => other,
     }
 }
 
