@@ -106,10 +106,11 @@ impl Daemon {
         join_by(self.link_thread, "csms-link", deadline);
         let (pool_tx, pool_thread) = self.modbus_tcp;
         let _ = pool_tx.send_timeout(PoolCmd::Shutdown, Duration::from_millis(100));
-        join_by(pool_thread, "modbus-tcp", deadline);
+        // Every device worker is told first, so they wind down in parallel.
         for (_, bus_tx, _) in &self.modbus_rtu {
             let _ = bus_tx.send_timeout(BusCmd::Shutdown, Duration::from_millis(100));
         }
+        join_by(pool_thread, "modbus-tcp", deadline);
         for (port, _, bus) in self.modbus_rtu {
             log::info!("modbus rtu bus {port}: {:?}", bus.stats.snapshot());
             join_by(bus.thread, &format!("modbus-rtu {port}"), deadline);
