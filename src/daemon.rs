@@ -1,5 +1,6 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,10 +10,12 @@ use crossbeam_channel::Sender;
 
 use crate::chan::{self, SendError};
 use crate::config::{self, Config, Protocol};
-use crate::device::{DeviceEvent, PoolCmd, WorkerCmd};
+use crate::device::{BusCmd, DeviceEvent, PoolCmd, WorkerCmd};
 use crate::echonet;
 use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
-use crate::modbus::pool::{spawn_tcp_pool, PoolSettings};
+use crate::modbus::pool::spawn_tcp_pool;
+use crate::modbus::rtu_bus::spawn_rtu_bus;
+use crate::modbus::settings::{pool_settings, rtu_bus_settings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
 use crate::watch;
 
@@ -43,14 +46,14 @@ pub struct Daemon {
 
 /// A device worker thread and how to ask it to stop.
 struct Worker {
-    name: &'static str,
+    name: String,
     stop: Box<dyn FnOnce() + Send>,
     thread: JoinHandle<()>,
 }
 
 impl Worker {
     fn new<D: Send + 'static>(
-        name: &'static str,
+        name: String,
         tx: Sender<WorkerCmd<D>>,
         thread: JoinHandle<()>,
     ) -> Worker {
@@ -74,11 +77,26 @@ impl Daemon {
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
         let pool_thread = spawn_tcp_pool(
             "modbus-tcp",
-            PoolSettings::default(),
+            pool_settings(config),
             device_tx.clone(),
             pool_rx,
         )?;
-        threads.push(Worker::new("modbus-tcp", pool_tx.clone(), pool_thread));
+        threads.push(Worker::new(
+            "modbus-tcp".into(),
+            pool_tx.clone(),
+            pool_thread,
+        ));
+        let mut rtu = HashMap::new();
+        for (port, settings) in rtu_bus_settings(config) {
+            let (bus_tx, bus_rx) = crossbeam_channel::bounded::<BusCmd>(WORKER_CAPACITY);
+            let bus = spawn_rtu_bus(settings, device_tx.clone(), bus_rx)?;
+            threads.push(Worker::new(
+                format!("modbus-rtu {port}"),
+                bus_tx.clone(),
+                bus.thread,
+            ));
+            rtu.insert(port, bus_tx);
+        }
         // Port 3610 is only claimed when there are ECHONET Lite chargers to talk to.
         let echonet = if config
             .devices
@@ -88,7 +106,7 @@ impl Daemon {
             let (tx, rx) = crossbeam_channel::bounded(WORKER_CAPACITY);
             let settings = echonet::Settings::from_config(&config.echonet);
             let thread = echonet::spawn_worker(settings, device_tx, rx)?;
-            threads.push(Worker::new("echonet", tx.clone(), thread));
+            threads.push(Worker::new("echonet".into(), tx.clone(), thread));
             Some(tx)
         } else {
             None
@@ -98,6 +116,7 @@ impl Daemon {
         let specs = charger_specs(config, tls.clone(), &mut next_key);
         let workers = Workers {
             modbus_tcp: pool_tx,
+            rtu,
             echonet,
         };
         let hub = Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
@@ -131,9 +150,14 @@ impl Daemon {
         join_by(self.hub, "hub", deadline);
         self.link.shutdown();
         join_by(self.link_thread, "csms-link", deadline);
+        // Every device worker is told first, so they wind down in parallel.
+        let mut stopping = Vec::new();
         for worker in self.workers {
             (worker.stop)();
-            join_by(worker.thread, worker.name, deadline);
+            stopping.push((worker.name, worker.thread));
+        }
+        for (name, thread) in stopping {
+            join_by(thread, &name, deadline);
         }
     }
 }

@@ -150,3 +150,19 @@ pub enum WorkerCmd<D> {
 
 /// Hub → a Modbus TCP pool.
 pub type PoolCmd = WorkerCmd<ModbusTcpDevice>;
+
+/// Everything an RTU bus needs to poll one unit on it; the bus owns the port and line settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModbusRtuDevice {
+    pub id: DeviceId,
+    /// The config's device id, for logs.
+    pub name: String,
+    /// 1..=247; 0 is the broadcast address: writes reach every unit and nothing is polled.
+    pub unit_id: u8,
+    pub poll_interval: Duration,
+    pub slow_poll_interval: Duration,
+    pub reads: Vec<RegisterRead>,
+}
+
+/// Hub → a Modbus RTU bus (one per serial port).
+pub type BusCmd = WorkerCmd<ModbusRtuDevice>;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ocpp_gw::config::{self, Connection, Parity, Protocol};
+use ocpp_gw::config::{self, Connection, Parity, Protocol, RtuTransport, TcpTransport};
 use ocpp_gw::device::{ModbusTable, RawValue};
 use ocpp_gw::mapping::{DataType, OcppName, Order, Source, Value};
 
@@ -61,7 +61,8 @@ fn sample_config_loads() {
         Connection::ModbusTcp {
             ip: "127.0.0.1".into(),
             port: 5020,
-            unit_id: 1
+            unit_id: 1,
+            transport: TcpTransport::default()
         }
     );
     assert_eq!(
@@ -179,7 +180,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
             Connection::ModbusTcp {
                 ip: "charger-1.local".into(),
                 port: 502,
-                unit_id: 1
+                unit_id: 1,
+                transport: TcpTransport::default()
             },
             Connection::ModbusRtu {
                 port: "/dev/ttyS0".into(),
@@ -187,7 +189,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
                 data_bits: 8,
                 stop_bits: 1,
                 parity: Parity::Even,
-                unit_id: 2
+                unit_id: 2,
+                transport: RtuTransport::default()
             },
             Connection::ModbusRtu {
                 port: "/dev/ttyS0".into(),
@@ -195,7 +198,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
                 data_bits: 8,
                 stop_bits: 1,
                 parity: Parity::Even,
-                unit_id: 3
+                unit_id: 3,
+                transport: RtuTransport::default()
             },
             Connection::EchonetLite {
                 ip: "192.168.1.101".into(),
@@ -403,4 +407,100 @@ fn unreadable_config_names_the_file() {
             );
         }
     }
+}
+
+#[test]
+fn modbus_transport_keys() {
+    let c = match config::load(&fixture("modbus_transport.toml")) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let tcp = TcpTransport {
+        connect_timeout: Duration::from_millis(500),
+        response_timeout: Duration::from_millis(250),
+        pool_size: 2,
+        max_read_gap: 0,
+    };
+    assert!(
+        matches!(&c.devices[0].connection, Connection::ModbusTcp { transport, .. } if *transport == tcp)
+    );
+    let rtu = RtuTransport {
+        response_timeout: Duration::from_millis(300),
+        turnaround: Duration::from_millis(0),
+        max_read_gap: 124,
+    };
+    assert!(
+        matches!(&c.devices[2].connection, Connection::ModbusRtu { transport, .. } if *transport == rtu)
+    );
+    assert_eq!(
+        TcpTransport::default().connect_timeout,
+        Duration::from_secs(2)
+    );
+    assert_eq!(TcpTransport::default().pool_size, 1);
+    assert_eq!(
+        RtuTransport::default().turnaround,
+        Duration::from_millis(100)
+    );
+}
+
+#[test]
+fn modbus_transport_problems() {
+    expect(
+        "modbus_transport_bad.toml",
+        &[
+            "devices[0].connection.connect_timeout_ms: must be between 100 and 60000",
+            "devices[0].connection.response_timeout_ms: must be between 10 and 60000",
+            "devices[0].connection.max_read_gap: must be at most 124",
+            "devices[0].connection.pool_size: must be between 1 and 8",
+            "devices[1].connection.turnaround_ms: must be between 0 and 10000",
+            "devices[3].connection.pool_size: 3 differs from devices[2] (1) at the same endpoint 10.0.0.9:502",
+            "devices[5].connection.response_timeout_ms: 400 differs from devices[4] (1000) on the same bus /dev/ttyS1",
+            "devices[5].connection.turnaround_ms: 50 differs from devices[4] (100) on the same bus /dev/ttyS1",
+        ],
+    );
+}
+
+/// A config with `n` RTU chargers on one port, written to a fresh temporary directory.
+fn bus_config(n: u8) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("ocpp-gw-bus-{}-{n}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = format!(
+        "[system]\ntemplates_dir = {:?}\n[csms]\nurl = \"ws://127.0.0.1:9000\"\n",
+        fixture("templates").display().to_string()
+    );
+    for unit in 1..=n {
+        text.push_str(&format!(
+            "[[devices]]\nid = \"u{unit}\"\ntemplate = \"charger\"\nprotocol = \"modbus_rtu\"\n\
+             ocpp_id = \"U{unit}\"\nconnection = {{ port = \"/dev/ttyS0\", unit_id = {unit} }}\n"
+        ));
+    }
+    let path = dir.join("ocpp-gw.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn at_most_25_devices_on_a_bus() {
+    let ok = bus_config(25);
+    let loaded = config::load(&ok);
+    let _ = std::fs::remove_dir_all(ok.parent().unwrap());
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+
+    let over = bus_config(27);
+    let errors = match config::load(&over) {
+        Ok(_) => panic!("27 devices on one bus accepted"),
+        Err(e) => e.0,
+    };
+    let _ = std::fs::remove_dir_all(over.parent().unwrap());
+    let lines: Vec<_> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.key, e.message))
+        .collect();
+    assert_eq!(
+        lines,
+        ["devices[25].connection.port: too many devices on serial port /dev/ttyS0: 27, at most 25 per bus"]
+    );
 }

@@ -2,6 +2,7 @@
 
 #![cfg(feature = "sim")]
 
+use std::collections::BTreeMap;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use ocpp_gw::device::{
     DeviceEvent, DeviceId, ModbusTable, ModbusTcpDevice, PollClass, PoolCmd, RawValue,
     RegisterRead, WriteRequest, WriteValue,
 };
-use ocpp_gw::modbus::{spawn_tcp_pool, PoolSettings};
+use ocpp_gw::modbus::{spawn_tcp_pool, EndpointSettings, PoolSettings};
 use ocpp_gw::sim::modbus_charger::{
     ModbusChargerSim, REG_ENERGY_WH, REG_STATUS, STATUS_FAULTED, STATUS_OCCUPIED,
 };
@@ -20,8 +21,13 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn settings() -> PoolSettings {
     PoolSettings {
-        connect_timeout: Duration::from_secs(2),
-        response_timeout: Duration::from_secs(1),
+        defaults: EndpointSettings {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(1),
+            pool_size: 1,
+            max_read_gap: 10,
+        },
+        endpoints: BTreeMap::new(),
         offline_after_failures: 2,
         max_backoff: Duration::from_millis(400),
     }
@@ -238,6 +244,11 @@ fn unit_ids_behind_one_endpoint_are_polled_separately() {
     for id in [1, 2] {
         assert_eq!(events.next_of(DeviceId(id)), online(id));
     }
+    assert_eq!(
+        sim.connections_accepted(),
+        1,
+        "pool_size 1: one shared connection"
+    );
     sim.set_register(REG_ENERGY_WH + 1, 9);
     for id in [1, 2] {
         assert_eq!(
@@ -318,6 +329,72 @@ fn writes_reach_the_device_ahead_of_polls_and_are_answered() {
     }
     assert_eq!(written, vec![(7, true), (8, true), (9, false)]);
     assert_eq!((sim.register(20), sim.register(21)), (0x1234, 0x5678));
+    pool.cmds.send(PoolCmd::Shutdown).unwrap();
+    join_within(pool.thread, WAIT);
+}
+
+#[test]
+fn units_behind_an_endpoint_spread_over_pool_size_connections() {
+    let sim = start_sim();
+    let mut settings = settings();
+    let endpoint = (sim.addr().ip().to_string(), sim.addr().port());
+    settings.endpoints.insert(
+        endpoint,
+        EndpointSettings {
+            pool_size: 2,
+            ..settings.defaults.clone()
+        },
+    );
+    let (event_tx, rx) = bounded(64);
+    let (cmds, cmd_rx) = bounded(16);
+    let thread = spawn_tcp_pool("pooled", settings, event_tx, cmd_rx).unwrap();
+    let mut events = Events {
+        rx,
+        pending: Vec::new(),
+    };
+    for unit in 1..=3 {
+        cmds.send(PoolCmd::Add(device(u32::from(unit), &sim, unit)))
+            .unwrap();
+    }
+    for id in 1..=3 {
+        assert_eq!(events.next_of(DeviceId(id)), online(id));
+    }
+    wait_for_requests(&sim, 20);
+    assert_eq!(
+        sim.connections_accepted(),
+        2,
+        "three units, two connections"
+    );
+    cmds.send(PoolCmd::Shutdown).unwrap();
+    join_within(thread, WAIT);
+}
+
+#[test]
+fn failed_connects_back_off_and_reconnect_when_the_endpoint_returns() {
+    // A port nobody listens on until the simulator takes it over.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut dev = device(5, &start_sim(), 1);
+    dev.port = addr.port();
+    dev.poll_interval = Duration::from_millis(20);
+    let pool = start_pool();
+    pool.cmds.send(PoolCmd::Add(dev)).unwrap();
+    match next_event(&pool.events) {
+        DeviceEvent::Offline { reason, .. } => {
+            // The second failed poll came from the back-off, without a connect attempt.
+            assert!(reason.contains("next attempt in"), "{reason}");
+        }
+        other => panic!("expected Offline, got {other:?}"),
+    }
+    let sim = ModbusChargerSim::start(addr).unwrap();
+    sim.set_status(STATUS_OCCUPIED);
+    assert_eq!(next_event(&pool.events), online(5));
+    assert_eq!(
+        next_event(&pool.events),
+        values(5, &[(0, &[STATUS_OCCUPIED]), (1, &[0, 0])])
+    );
+    assert_eq!(sim.connections_accepted(), 1);
     pool.cmds.send(PoolCmd::Shutdown).unwrap();
     join_within(pool.thread, WAIT);
 }

@@ -9,12 +9,28 @@ use super::parse::from_table;
 use super::raw::{RawDevice, RawEchonetLite, RawModbusRtu, RawModbusTcp};
 use super::security::check_device_password;
 use super::system::is_host;
-use super::{Connection, DeviceConfig, Parity, Protocol};
+use super::{Connection, DeviceConfig, Parity, Protocol, RtuTransport, TcpTransport};
+
+/// Most devices one serial port may carry: an RS-485 segment drives 32 unit loads, and every
+/// unit polled in turn lengthens the poll cycle of all the others.
+pub const MAX_DEVICES_PER_BUS: usize = 25;
+/// Most connections to one Modbus TCP endpoint.
+const MAX_POOL_SIZE: u8 = 8;
+/// A merged read spans at most 125 registers, so a gap of 124 is the widest that can matter.
+const MAX_READ_GAP: u16 = 124;
 
 /// The `connection` keys each protocol takes.
 fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
     match protocol {
-        Protocol::ModbusTcp => &["ip", "port", "unit_id"],
+        Protocol::ModbusTcp => &[
+            "ip",
+            "port",
+            "unit_id",
+            "connect_timeout_ms",
+            "response_timeout_ms",
+            "pool_size",
+            "max_read_gap",
+        ],
         Protocol::ModbusRtu => &[
             "port",
             "baud_rate",
@@ -22,6 +38,9 @@ fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
             "stop_bits",
             "parity",
             "unit_id",
+            "response_timeout_ms",
+            "turnaround_ms",
+            "max_read_gap",
         ],
         Protocol::EchonetLite => &["ip", "eoj"],
     }
@@ -180,10 +199,36 @@ fn check_connection(
             if port == 0 {
                 p.add(key("port"), "must be between 1 and 65535");
             }
+            let defaults = TcpTransport::default();
+            let transport = TcpTransport {
+                connect_timeout: millis(
+                    p,
+                    key("connect_timeout_ms"),
+                    raw.connect_timeout_ms,
+                    defaults.connect_timeout,
+                    (100, 60_000),
+                ),
+                response_timeout: millis(
+                    p,
+                    key("response_timeout_ms"),
+                    raw.response_timeout_ms,
+                    defaults.response_timeout,
+                    (10, 60_000),
+                ),
+                pool_size: raw.pool_size.unwrap_or(defaults.pool_size),
+                max_read_gap: read_gap(p, key("max_read_gap"), raw.max_read_gap),
+            };
+            if !(1..=MAX_POOL_SIZE).contains(&transport.pool_size) {
+                p.add(
+                    key("pool_size"),
+                    format!("must be between 1 and {MAX_POOL_SIZE}"),
+                );
+            }
             Some(Connection::ModbusTcp {
                 ip: raw.ip,
                 port,
                 unit_id: raw.unit_id.unwrap_or(1),
+                transport,
             })
         }
         Protocol::ModbusRtu => {
@@ -219,6 +264,24 @@ fn check_connection(
             if !(1..=247).contains(&unit_id) {
                 p.add(key("unit_id"), "must be between 1 and 247 on a serial bus");
             }
+            let defaults = RtuTransport::default();
+            let transport = RtuTransport {
+                response_timeout: millis(
+                    p,
+                    key("response_timeout_ms"),
+                    raw.response_timeout_ms,
+                    defaults.response_timeout,
+                    (10, 60_000),
+                ),
+                turnaround: millis(
+                    p,
+                    key("turnaround_ms"),
+                    raw.turnaround_ms,
+                    defaults.turnaround,
+                    (0, 10_000),
+                ),
+                max_read_gap: read_gap(p, key("max_read_gap"), raw.max_read_gap),
+            };
             Some(Connection::ModbusRtu {
                 port: raw.port,
                 baud_rate,
@@ -226,6 +289,7 @@ fn check_connection(
                 stop_bits,
                 parity,
                 unit_id,
+                transport,
             })
         }
         Protocol::EchonetLite => {
@@ -248,6 +312,32 @@ fn check_connection(
     }
 }
 
+/// A `_ms` key within `min..=max`, or `default` when absent.
+fn millis(
+    p: &mut Problems,
+    key: String,
+    value: Option<u64>,
+    default: Duration,
+    (min, max): (u64, u64),
+) -> Duration {
+    match value {
+        None => default,
+        Some(ms) if (min..=max).contains(&ms) => Duration::from_millis(ms),
+        Some(_) => {
+            p.add(key, format!("must be between {min} and {max}"));
+            default
+        }
+    }
+}
+
+fn read_gap(p: &mut Problems, key: String, value: Option<u16>) -> u16 {
+    let gap = value.unwrap_or(TcpTransport::default().max_read_gap);
+    if gap > MAX_READ_GAP {
+        p.add(key, format!("must be at most {MAX_READ_GAP}"));
+    }
+    gap
+}
+
 fn check_host(p: &mut Problems, key: String, host: &str) {
     if !is_host(host) {
         p.add(key, format!("{host:?} is not an IP address or host name"));
@@ -265,58 +355,71 @@ fn parse_eoj(text: &str) -> Option<u32> {
     u32::from_str_radix(hex, 16).ok()
 }
 
-/// Devices on one serial port share its line settings and need distinct unit ids; two devices at
-/// the same network endpoint would be the same charger twice.
+/// Devices on one serial port share its line and bus settings, need distinct unit ids and are
+/// at most `MAX_DEVICES_PER_BUS`; devices at one TCP endpoint share its connection settings; two
+/// devices at the same address would be the same charger twice.
 fn check_shared_endpoints(devices: &[Option<DeviceConfig>], p: &mut Problems) {
-    let mut buses: BTreeMap<&str, (usize, u32, u8, u8, Parity)> = BTreeMap::new();
+    // The first device seen on each serial port and TCP endpoint: the one the others must match.
+    let mut buses: BTreeMap<&str, (usize, &Connection)> = BTreeMap::new();
+    let mut bus_sizes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut tcp: BTreeMap<(&str, u16), (usize, &TcpTransport)> = BTreeMap::new();
     let mut endpoints: BTreeMap<String, usize> = BTreeMap::new();
     for (i, d) in devices.iter().enumerate() {
         let Some(d) = d else { continue };
         let endpoint = match &d.connection {
-            Connection::ModbusTcp { ip, port, unit_id } => {
+            Connection::ModbusTcp {
+                ip,
+                port,
+                unit_id,
+                transport,
+            } => {
+                let (first, shared) = *tcp.entry((ip, *port)).or_insert((i, transport));
+                let same = Same {
+                    i,
+                    first,
+                    place: format!("at the same endpoint {ip}:{port}"),
+                };
+                let ms = |d: Duration| d.as_millis();
+                same.check(
+                    p,
+                    "connect_timeout_ms",
+                    ms(transport.connect_timeout),
+                    ms(shared.connect_timeout),
+                );
+                same.check(
+                    p,
+                    "response_timeout_ms",
+                    ms(transport.response_timeout),
+                    ms(shared.response_timeout),
+                );
+                same.check(p, "pool_size", transport.pool_size, shared.pool_size);
+                same.check(
+                    p,
+                    "max_read_gap",
+                    transport.max_read_gap,
+                    shared.max_read_gap,
+                );
                 format!("modbus_tcp {ip} port {port} unit_id {unit_id}")
             }
             Connection::EchonetLite { ip, eoj } => match eoj {
                 Some(eoj) => format!("echonet_lite {ip} eoj 0x{eoj:06X}"),
                 None => format!("echonet_lite {ip}"),
             },
-            Connection::ModbusRtu {
-                port,
-                baud_rate,
-                data_bits,
-                stop_bits,
-                parity,
-                unit_id,
-            } => {
-                let line = (i, *baud_rate, *data_bits, *stop_bits, *parity);
-                let (first, baud, data, stop, par) = *buses.entry(port).or_insert(line);
-                let key = |k: &str| format!("devices[{i}].connection.{k}");
-                let on_bus = format!("on the same bus {port}");
-                if *baud_rate != baud {
+            Connection::ModbusRtu { port, unit_id, .. } => {
+                let (first, shared) = *buses.entry(port).or_insert((i, &d.connection));
+                check_same_bus(p, i, first, &d.connection, shared);
+                let size = bus_sizes.entry(port).or_insert(0);
+                *size += 1;
+                if *size == MAX_DEVICES_PER_BUS + 1 {
+                    let total = devices
+                        .iter()
+                        .flatten()
+                        .filter(|d| matches!(&d.connection, Connection::ModbusRtu { port: q, .. } if q == port))
+                        .count();
                     p.add(
-                        key("baud_rate"),
-                        format!("{baud_rate} differs from devices[{first}] ({baud}) {on_bus}"),
-                    );
-                }
-                if *data_bits != data {
-                    p.add(
-                        key("data_bits"),
-                        format!("{data_bits} differs from devices[{first}] ({data}) {on_bus}"),
-                    );
-                }
-                if *stop_bits != stop {
-                    p.add(
-                        key("stop_bits"),
-                        format!("{stop_bits} differs from devices[{first}] ({stop}) {on_bus}"),
-                    );
-                }
-                if *parity != par {
-                    p.add(
-                        key("parity"),
+                        format!("devices[{i}].connection.port"),
                         format!(
-                            "{} differs from devices[{first}] ({}) {on_bus}",
-                            parity.as_str(),
-                            par.as_str()
+                            "too many devices on serial port {port}: {total}, at most {MAX_DEVICES_PER_BUS} per bus"
                         ),
                     );
                 }
@@ -333,6 +436,88 @@ fn check_shared_endpoints(devices: &[Option<DeviceConfig>], p: &mut Problems) {
             }
         }
     }
+}
+
+/// Device `i` must agree with device `first` on what they share (`place` says what that is).
+struct Same {
+    i: usize,
+    first: usize,
+    place: String,
+}
+
+impl Same {
+    fn check<T: PartialEq + std::fmt::Display>(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        mine: T,
+        theirs: T,
+    ) {
+        if mine != theirs {
+            p.add(
+                format!("devices[{}].connection.{key}", self.i),
+                format!(
+                    "{mine} differs from devices[{}] ({theirs}) {}",
+                    self.first, self.place
+                ),
+            );
+        }
+    }
+}
+
+/// Line and bus settings of device `i` against those of the bus's first device.
+fn check_same_bus(
+    p: &mut Problems,
+    i: usize,
+    first: usize,
+    mine: &Connection,
+    theirs: &Connection,
+) {
+    let (
+        Connection::ModbusRtu {
+            port,
+            baud_rate,
+            data_bits,
+            stop_bits,
+            parity,
+            transport,
+            ..
+        },
+        Connection::ModbusRtu {
+            baud_rate: baud,
+            data_bits: data,
+            stop_bits: stop,
+            parity: par,
+            transport: bus,
+            ..
+        },
+    ) = (mine, theirs)
+    else {
+        return;
+    };
+    let same = Same {
+        i,
+        first,
+        place: format!("on the same bus {port}"),
+    };
+    let ms = |d: Duration| d.as_millis();
+    same.check(p, "baud_rate", *baud_rate, *baud);
+    same.check(p, "data_bits", *data_bits, *data);
+    same.check(p, "stop_bits", *stop_bits, *stop);
+    same.check(p, "parity", parity.as_str(), par.as_str());
+    same.check(
+        p,
+        "response_timeout_ms",
+        ms(transport.response_timeout),
+        ms(bus.response_timeout),
+    );
+    same.check(
+        p,
+        "turnaround_ms",
+        ms(transport.turnaround),
+        ms(bus.turnaround),
+    );
+    same.check(p, "max_read_gap", transport.max_read_gap, bus.max_read_gap);
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ use std::sync::Arc;
 
 use crate::mapping::{Source, Template};
 
+pub use devices::MAX_DEVICES_PER_BUS;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, LogRotation, MetricsConfig,
-    Parity, Protocol, SecurityConfig, SystemConfig,
+    Parity, Protocol, RtuTransport, SecurityConfig, SystemConfig, TcpTransport,
 };
 pub use security::{
     derive_password, BasicAuthSource, Password, PasswordError, PasswordSecret, SecurityProfile,

@@ -164,7 +164,12 @@ impl fmt::Display for Protocol {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
     /// `ip` is an IP address or host name.
-    ModbusTcp { ip: String, port: u16, unit_id: u8 },
+    ModbusTcp {
+        ip: String,
+        port: u16,
+        unit_id: u8,
+        transport: TcpTransport,
+    },
     /// `port` is the serial device path; devices sharing it share the line settings.
     ModbusRtu {
         port: String,
@@ -173,9 +178,53 @@ pub enum Connection {
         stop_bits: u8,
         parity: Parity,
         unit_id: u8,
+        transport: RtuTransport,
     },
     /// `eoj` is the ECHONET object code (class group, class, instance), e.g. 0x02A101.
     EchonetLite { ip: String, eoj: Option<u32> },
+}
+
+/// Connection settings of a `modbus_tcp` device; devices at one endpoint (ip and port) agree on
+/// them, since they share its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TcpTransport {
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    /// Connections kept open to the endpoint.
+    pub pool_size: u8,
+    /// Most unused registers one merged read may span.
+    pub max_read_gap: u16,
+}
+
+impl Default for TcpTransport {
+    fn default() -> Self {
+        TcpTransport {
+            connect_timeout: Duration::from_millis(2000),
+            response_timeout: Duration::from_millis(1000),
+            pool_size: 1,
+            max_read_gap: 10,
+        }
+    }
+}
+
+/// Bus settings of a `modbus_rtu` device; devices on one serial port agree on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RtuTransport {
+    pub response_timeout: Duration,
+    /// Silence after a broadcast write.
+    pub turnaround: Duration,
+    /// Most unused registers one merged read may span.
+    pub max_read_gap: u16,
+}
+
+impl Default for RtuTransport {
+    fn default() -> Self {
+        RtuTransport {
+            response_timeout: Duration::from_millis(1000),
+            turnaround: Duration::from_millis(100),
+            max_read_gap: 10,
+        }
+    }
 }
 
 /// Serial parity.

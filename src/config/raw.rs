@@ -128,6 +128,10 @@ pub(super) struct RawModbusTcp {
     pub ip: String,
     pub port: Option<u16>,
     pub unit_id: Option<u8>,
+    pub connect_timeout_ms: Option<u64>,
+    pub response_timeout_ms: Option<u64>,
+    pub pool_size: Option<u8>,
+    pub max_read_gap: Option<u16>,
 }
 
 /// `connection` of a `modbus_rtu` device.
@@ -140,6 +144,9 @@ pub(super) struct RawModbusRtu {
     pub stop_bits: Option<u8>,
     pub parity: Option<String>,
     pub unit_id: Option<u8>,
+    pub response_timeout_ms: Option<u64>,
+    pub turnaround_ms: Option<u64>,
+    pub max_read_gap: Option<u16>,
 }
 
 /// `connection` of an `echonet_lite` device.

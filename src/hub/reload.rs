@@ -142,6 +142,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    use crate::config::TcpTransport;
     use crate::config::{
         Connection, CsmsConfig, EchonetConfig, LogRotation, MetricsConfig, Protocol,
         SecurityConfig, SecurityProfile, SystemConfig,
@@ -170,6 +171,7 @@ mod tests {
                 ip: ip.into(),
                 port: 502,
                 unit_id: 1,
+                transport: TcpTransport::default(),
             },
             basic_auth_password: None,
         }

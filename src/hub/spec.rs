@@ -1,5 +1,6 @@
 //! From config to what the hub runs: one charger spec (device plan + station settings) per device.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,10 @@ use crossbeam_channel::Sender;
 
 use crate::chan;
 use crate::config::{Config, Connection, DeviceConfig};
-use crate::device::{DeviceId, EchonetDevice, ModbusTcpDevice, PoolCmd, WorkerCmd, WriteRequest};
+use crate::device::{
+    BusCmd, DeviceId, EchonetDevice, ModbusRtuDevice, ModbusTcpDevice, PoolCmd, WorkerCmd,
+    WriteRequest,
+};
 use crate::mapping::{OcppName, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
@@ -32,6 +36,11 @@ const TX_MESSAGE_RETRY: Retry = Retry {
 pub enum DevicePlan {
     ModbusTcp(ModbusTcpDevice),
     Echonet(EchonetDevice),
+    /// A unit on the bus of serial port `port`.
+    ModbusRtu {
+        port: String,
+        device: ModbusRtuDevice,
+    },
 }
 
 /// Everything the hub needs to run one charger: its device, its template, its station.
@@ -53,6 +62,7 @@ impl DevicePlan {
     pub fn device_id(&self) -> DeviceId {
         match self {
             DevicePlan::ModbusTcp(d) => d.id,
+            DevicePlan::ModbusRtu { device, .. } => device.id,
             DevicePlan::Echonet(d) => d.id,
         }
     }
@@ -61,6 +71,8 @@ impl DevicePlan {
 /// The hub's handles to the device worker threads.
 pub struct Workers {
     pub modbus_tcp: Sender<PoolCmd>,
+    /// One bus worker per serial port, by port.
+    pub rtu: HashMap<String, Sender<BusCmd>>,
     /// Present when the gateway started with ECHONET Lite devices (it binds UDP 3610).
     pub echonet: Option<Sender<WorkerCmd<EchonetDevice>>>,
 }
@@ -80,6 +92,16 @@ impl Workers {
         let what = format!("{op:?}");
         let delivered = match plan {
             DevicePlan::ModbusTcp(d) => forward(&self.modbus_tcp, d, d.id, op, "hub→modbus-tcp"),
+            DevicePlan::ModbusRtu { port, device } => match self.rtu.get(port) {
+                Some(bus) => forward(bus, device, device.id, op, "hub→modbus-rtu"),
+                None => {
+                    log::error!(
+                        "{}: serial port {port} added by a reload needs a restart",
+                        device.name
+                    );
+                    false
+                }
+            },
             DevicePlan::Echonet(d) => match &self.echonet {
                 Some(tx) => forward(tx, d, d.id, op, "hub→echonet"),
                 None => {
@@ -163,18 +185,29 @@ pub fn charger_specs(
 
 fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<DevicePlan> {
     match &device.connection {
-        Connection::ModbusTcp { ip, port, unit_id } => {
-            Some(DevicePlan::ModbusTcp(ModbusTcpDevice {
+        Connection::ModbusTcp {
+            ip, port, unit_id, ..
+        } => Some(DevicePlan::ModbusTcp(ModbusTcpDevice {
+            id: DeviceId(key),
+            name: device.id.clone(),
+            host: ip.clone(),
+            port: *port,
+            unit_id: *unit_id,
+            poll_interval: device.poll_interval,
+            slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
+            reads: template.register_reads(),
+        })),
+        Connection::ModbusRtu { port, unit_id, .. } => Some(DevicePlan::ModbusRtu {
+            port: port.clone(),
+            device: ModbusRtuDevice {
                 id: DeviceId(key),
                 name: device.id.clone(),
-                host: ip.clone(),
-                port: *port,
                 unit_id: *unit_id,
                 poll_interval: device.poll_interval,
                 slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
                 reads: template.register_reads(),
-            }))
-        }
+            },
+        }),
         Connection::EchonetLite { ip, eoj } => Some(DevicePlan::Echonet(EchonetDevice {
             id: DeviceId(key),
             name: device.id.clone(),
@@ -184,7 +217,6 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
             slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
             reads: template.epc_reads(),
         })),
-        Connection::ModbusRtu { .. } => None,
     }
 }
 

@@ -10,6 +10,11 @@ mod wire;
 pub use request::Request;
 pub use response::Response;
 
+#[cfg(test)]
+pub(crate) use request::tests::requests as request_samples;
+#[cfg(test)]
+pub(crate) use response::tests::response_to as sample_response;
+
 /// Most registers one read may ask for (FC03/FC04).
 pub const MAX_READ_REGISTERS: u16 = 125;
 /// Most registers one FC16 write may carry.

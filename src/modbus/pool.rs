@@ -1,8 +1,9 @@
-//! The Modbus TCP pool worker: one thread polls every device it is given, one at a time, with
-//! one connection per endpoint shared by the unit ids behind it (TCP-to-RTU bridges).
+//! The Modbus TCP pool worker: one thread polls every device it is given, one request at a time.
+//! Each endpoint (host:port) has `pool_size` persistent connections; the unit ids behind it
+//! (TCP-to-RTU bridges) are spread over them, so a unit whose timeout breaks a connection only
+//! disturbs the units sharing that connection. Failed connects back off per connection.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -11,28 +12,66 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::client::TcpClient;
 use super::error::ModbusError;
-use super::tracker::{HubGone, ReadOutcome, Tracker};
+use super::planner::{PlanLimits, DEFAULT_MAX_READ_GAP};
+use super::poller::{Health, Polled};
+use super::tracker::HubGone;
 use crate::chan::{self, SendError};
 use crate::device::{DeviceEvent, DeviceId, ModbusTcpDevice, PoolCmd, WriteRequest, WriteValue};
 
-/// Timeouts and failure handling shared by every device of one pool.
+/// First wait after a failed connect; it doubles per failure up to `max_backoff`.
+const RECONNECT_MIN: Duration = Duration::from_millis(500);
+
+/// Connection settings of one endpoint, shared by every unit id behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolSettings {
-    /// Longest wait for a TCP connection to an endpoint.
+pub struct EndpointSettings {
+    /// Longest wait for a TCP connection.
     pub connect_timeout: Duration,
     /// Longest wait for the answer to one request.
     pub response_timeout: Duration,
+    /// Connections kept open to the endpoint (at least 1).
+    pub pool_size: usize,
+    /// Most unused registers one merged read may span.
+    pub max_read_gap: u16,
+}
+
+impl Default for EndpointSettings {
+    fn default() -> Self {
+        EndpointSettings {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(1),
+            pool_size: 1,
+            max_read_gap: DEFAULT_MAX_READ_GAP,
+        }
+    }
+}
+
+/// Settings of one pool: per-endpoint connection settings and failure handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// For endpoints not listed in `endpoints`.
+    pub defaults: EndpointSettings,
+    /// By `(host, port)`.
+    pub endpoints: BTreeMap<(String, u16), EndpointSettings>,
     /// Consecutive failed polls before a device is reported offline (0 behaves as 1).
     pub offline_after_failures: u32,
-    /// Longest probe interval while a device is offline.
+    /// Longest probe interval while a device is offline, and longest reconnect back-off.
     pub max_backoff: Duration,
+}
+
+impl PoolSettings {
+    /// The settings of `host:port`.
+    pub fn endpoint(&self, host: &str, port: u16) -> &EndpointSettings {
+        self.endpoints
+            .get(&(host.to_owned(), port))
+            .unwrap_or(&self.defaults)
+    }
 }
 
 impl Default for PoolSettings {
     fn default() -> Self {
         PoolSettings {
-            connect_timeout: Duration::from_secs(2),
-            response_timeout: Duration::from_secs(1),
+            defaults: EndpointSettings::default(),
+            endpoints: BTreeMap::new(),
             offline_after_failures: 3,
             max_backoff: Duration::from_secs(30),
         }
@@ -58,8 +97,8 @@ pub fn spawn_tcp_pool(
         .spawn(move || pool.run(&cmds))
 }
 
-/// A connection is shared by every device with the same host and port.
-type Endpoint = (String, u16);
+/// One connection of an endpoint: host, port, slot in `0..pool_size`.
+type LinkKey = (String, u16, usize);
 
 /// Whether the thread keeps going.
 enum Flow {
@@ -67,14 +106,31 @@ enum Flow {
     Stop,
 }
 
+/// A device and the connection it uses.
+struct Device {
+    spec: ModbusTcpDevice,
+    polled: Polled,
+    link: LinkKey,
+}
+
+/// One connection, open or waiting to reconnect.
+#[derive(Default)]
+struct Link {
+    client: Option<TcpClient>,
+    /// Consecutive failed connects.
+    failures: u32,
+    /// No connect before this, after a failure.
+    retry_at: Option<Instant>,
+    last_error: String,
+}
+
 /// The state owned by the pool thread.
 struct Pool {
     name: String,
     settings: PoolSettings,
     events: Sender<DeviceEvent>,
-    devices: HashMap<DeviceId, Tracker>,
-    /// Open connections; an entry is removed as soon as its connection breaks.
-    links: HashMap<Endpoint, TcpClient>,
+    devices: HashMap<DeviceId, Device>,
+    links: HashMap<LinkKey, Link>,
 }
 
 impl Pool {
@@ -85,7 +141,7 @@ impl Pool {
                 Some(due) => cmds.recv_deadline(due),
                 None => cmds.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
-            // One poll per turn, so commands (Shutdown above all) wait for at most one device.
+            // One poll per turn, so commands (writes, Shutdown) wait for at most one device.
             let flow = match next {
                 Ok(cmd) => self.handle(cmd),
                 Err(RecvTimeoutError::Timeout) => self.poll_earliest(),
@@ -95,37 +151,26 @@ impl Pool {
                 break;
             }
         }
+        let open = self.links.values().filter(|l| l.client.is_some()).count();
         log::info!(
-            "modbus tcp pool {}: stopped, closing {} connection(s)",
-            self.name,
-            self.links.len()
+            "modbus tcp pool {}: stopped, closing {open} connection(s)",
+            self.name
         );
     }
 
     fn earliest_poll(&self) -> Option<Instant> {
-        self.devices.values().map(|t| t.next_poll).min()
+        self.devices.values().map(|d| d.polled.next_poll()).min()
     }
 
     fn handle(&mut self, cmd: PoolCmd) -> Flow {
         match cmd {
             PoolCmd::Add(device) => {
-                log::info!(
-                    "modbus tcp pool {}: polling {} at {}:{} unit {} every {:?}",
-                    self.name,
-                    device.name,
-                    device.host,
-                    device.port,
-                    device.unit_id,
-                    device.poll_interval
-                );
-                self.devices
-                    .insert(device.id, Tracker::new(device, Instant::now()));
-                self.close_unused_links();
+                self.add(device);
                 Flow::Continue
             }
             PoolCmd::Remove(id) => {
-                if let Some(t) = self.devices.remove(&id) {
-                    log::info!("modbus tcp pool {}: removed {}", self.name, t.device.name);
+                if let Some(d) = self.devices.remove(&id) {
+                    log::info!("modbus tcp pool {}: removed {}", self.name, d.spec.name);
                 }
                 self.close_unused_links();
                 Flow::Continue
@@ -135,18 +180,65 @@ impl Pool {
         }
     }
 
+    fn add(&mut self, spec: ModbusTcpDevice) {
+        // A replaced device gives up its connection slot before the least used one is chosen.
+        self.devices.remove(&spec.id);
+        let endpoint = self.settings.endpoint(&spec.host, spec.port);
+        let slot = (0..endpoint.pool_size.max(1))
+            .min_by_key(|slot| {
+                self.devices
+                    .values()
+                    .filter(|d| d.link == (spec.host.clone(), spec.port, *slot))
+                    .count()
+            })
+            .unwrap_or(0);
+        log::info!(
+            "modbus tcp pool {}: polling {} at {}:{} unit {} (connection {}) every {:?}",
+            self.name,
+            spec.name,
+            spec.host,
+            spec.port,
+            spec.unit_id,
+            slot + 1,
+            spec.poll_interval
+        );
+        let polled = Polled::new(
+            spec.id,
+            &spec.name,
+            spec.poll_interval,
+            spec.slow_poll_interval,
+            &spec.reads,
+            &PlanLimits::with_gap(endpoint.max_read_gap),
+            Instant::now(),
+        );
+        let link = (spec.host.clone(), spec.port, slot);
+        self.devices.insert(spec.id, Device { spec, polled, link });
+        self.close_unused_links();
+    }
+
     /// Carries out a write now (ahead of due polls) and reports its outcome to the hub.
     fn write(&mut self, request: WriteRequest) -> Flow {
-        let result = match self.devices.get(&request.device) {
-            None => Err("device is not polled by this pool".to_string()),
-            Some(tracker) => write_device(
-                &mut self.links,
-                &self.settings,
-                &tracker.device,
-                &request.value,
-            )
-            .map_err(|e| e.to_string()),
-        };
+        let result =
+            match self.devices.get(&request.device) {
+                None => Err("device is not polled by this pool".to_string()),
+                Some(device) => {
+                    let endpoint = self.settings.endpoint(&device.spec.host, device.spec.port);
+                    let unit = device.spec.unit_id;
+                    let max_backoff = self.settings.max_backoff;
+                    with_client(&mut self.links, &device.link, endpoint, max_backoff, |c| {
+                        match &request.value {
+                            WriteValue::Registers { address, values } => {
+                                c.write_registers(unit, *address, values)
+                            }
+                            WriteValue::Coils { address, values } => {
+                                c.write_coils(unit, *address, values)
+                            }
+                            WriteValue::Epc { .. } => Err(ModbusError::NotModbus),
+                        }
+                    })
+                    .map_err(|e| e.to_string())
+                }
+            };
         if let Err(e) = &result {
             log::warn!("modbus tcp pool {}: write failed: {e}", self.name);
         }
@@ -155,14 +247,7 @@ impl Pool {
             token: request.token,
             result,
         };
-        // The hub never waits on us, so waiting for it cannot deadlock; a write outcome must
-        // not be lost.
-        let delivered = match chan::try_send(&self.events, event, "modbus-tcp→hub") {
-            Ok(()) => true,
-            Err(SendError::Full(event)) => self.events.send(event).is_ok(),
-            Err(SendError::Closed(_)) => false,
-        };
-        if delivered {
+        if deliver(&self.events, event) {
             Flow::Continue
         } else {
             Flow::Stop
@@ -171,33 +256,33 @@ impl Pool {
 
     fn close_unused_links(&mut self) {
         let devices = &self.devices;
-        self.links.retain(|(host, port), _| {
-            devices
-                .values()
-                .any(|t| t.device.host == *host && t.device.port == *port)
-        });
+        self.links
+            .retain(|key, _| devices.values().any(|d| d.link == *key));
     }
 
     fn poll_earliest(&mut self) -> Flow {
-        let Some((&id, _)) = self.devices.iter().min_by_key(|(_, t)| t.next_poll) else {
+        let Some(device) = self
+            .devices
+            .values_mut()
+            .min_by_key(|d| d.polled.next_poll())
+        else {
             return Flow::Continue;
         };
-        let Some(tracker) = self.devices.get_mut(&id) else {
-            return Flow::Continue;
+        let endpoint = self.settings.endpoint(&device.spec.host, device.spec.port);
+        let health = Health {
+            offline_after: self.settings.offline_after_failures,
+            max_backoff: self.settings.max_backoff,
         };
-        let outcome = poll_device(&mut self.links, &self.settings, &tracker.device);
-        let now = Instant::now();
-        let reported = match outcome {
-            Ok(results) => tracker.succeeded(results, &self.events, now),
-            Err(e) => tracker.failed(
-                &e.to_string(),
-                self.settings.offline_after_failures,
-                self.settings.max_backoff,
-                &self.events,
-                now,
-            ),
+        let max_backoff = self.settings.max_backoff;
+        let unit = device.spec.unit_id;
+        let links = &mut self.links;
+        let key = &device.link;
+        let read = |table, address, count| {
+            with_client(links, key, endpoint, max_backoff, |c| {
+                c.read(unit, table, address, count)
+            })
         };
-        match reported {
+        match device.polled.poll(read, health, &self.events) {
             Ok(()) => Flow::Continue,
             Err(HubGone) => {
                 log::info!(
@@ -210,69 +295,105 @@ impl Pool {
     }
 }
 
-/// The open connection to `device`'s endpoint, connecting first if there is none.
-fn client_for<'a>(
-    links: &'a mut HashMap<Endpoint, TcpClient>,
-    settings: &PoolSettings,
-    device: &ModbusTcpDevice,
-) -> Result<&'a mut TcpClient, ModbusError> {
-    Ok(match links.entry((device.host.clone(), device.port)) {
-        Entry::Occupied(open) => open.into_mut(),
-        Entry::Vacant(slot) => slot.insert(TcpClient::connect(
-            &device.host,
-            device.port,
-            settings.connect_timeout,
-            settings.response_timeout,
-        )?),
-    })
-}
-
-fn write_device(
-    links: &mut HashMap<Endpoint, TcpClient>,
-    settings: &PoolSettings,
-    device: &ModbusTcpDevice,
-    value: &WriteValue,
-) -> Result<(), ModbusError> {
-    let client = client_for(links, settings, device)?;
-    let result = match value {
-        WriteValue::Registers { address, values } => {
-            client.write_registers(device.unit_id, *address, values)
+/// Runs `op` on the connection `key`, connecting first if it is closed and not backing off;
+/// a connection the operation broke is dropped so the next use reconnects.
+fn with_client<T>(
+    links: &mut HashMap<LinkKey, Link>,
+    key: &LinkKey,
+    endpoint: &EndpointSettings,
+    max_backoff: Duration,
+    op: impl FnOnce(&mut TcpClient) -> Result<T, ModbusError>,
+) -> Result<T, ModbusError> {
+    let link = links.entry(key.clone()).or_default();
+    let (host, port, _) = key;
+    if link.client.is_none() {
+        let now = Instant::now();
+        if let Some(at) = link.retry_at.filter(|at| now < *at) {
+            return Err(ModbusError::ConnectBackoff {
+                endpoint: format!("{host}:{port}"),
+                retry_in: at - now,
+                last: link.last_error.clone(),
+            });
         }
-        WriteValue::Coils { address, values } => {
-            client.write_coils(device.unit_id, *address, values)
-        }
-        WriteValue::Epc { .. } => return Err(ModbusError::NotModbus),
-    };
-    if client.is_broken() {
-        links.remove(&(device.host.clone(), device.port));
-    }
-    result
-}
-
-/// Issues every read of `device`; exceptions are per-variable outcomes, any other error fails
-/// the poll (and drops the connection if it broke).
-fn poll_device(
-    links: &mut HashMap<Endpoint, TcpClient>,
-    settings: &PoolSettings,
-    device: &ModbusTcpDevice,
-) -> Result<Vec<(usize, ReadOutcome)>, ModbusError> {
-    let endpoint = (device.host.clone(), device.port);
-    let client = client_for(links, settings, device)?;
-    let mut results = Vec::with_capacity(device.reads.len());
-    for read in &device.reads {
-        match client.read(device.unit_id, read.table, read.address, read.count) {
-            Ok(value) => results.push((read.var, Ok(value))),
-            // A bridge answering for a dead unit behind it is a failed poll, not a live device.
-            Err(ModbusError::Exception(code)) if !code.is_gateway_failure() => {
-                results.push((read.var, Err(code)));
+        match TcpClient::connect(
+            host,
+            *port,
+            endpoint.connect_timeout,
+            endpoint.response_timeout,
+        ) {
+            Ok(client) => {
+                if link.failures > 0 {
+                    log::info!(
+                        "{host}:{port}: connected after {} failure(s)",
+                        link.failures
+                    );
+                }
+                link.failures = 0;
+                link.retry_at = None;
+                link.client = Some(client);
             }
             Err(e) => {
-                if client.is_broken() {
-                    links.remove(&endpoint);
-                }
+                link.failures = link.failures.saturating_add(1);
+                let wait = reconnect_wait(link.failures, max_backoff);
+                link.retry_at = Some(Instant::now() + wait);
+                link.last_error = e.to_string();
                 return Err(e);
             }
         }
     }
-    Ok(results)
+    let Some(client) = link.client.as_mut() else {
+        return Err(ModbusError::Disconnected);
+    };
+    let result = op(client);
+    if client.is_broken() {
+        link.client = None;
+    }
+    result
+}
+
+/// Back-off after `failures` consecutive failed connects.
+fn reconnect_wait(failures: u32, max_backoff: Duration) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    RECONNECT_MIN
+        .saturating_mul(1 << doublings)
+        .min(max_backoff.max(RECONNECT_MIN))
+}
+
+/// Hands `event` to the hub even if its inbox is momentarily full: the hub never waits on us,
+/// so waiting for it cannot deadlock, and a write outcome must not be lost. False if it is gone.
+pub(super) fn deliver(events: &Sender<DeviceEvent>, event: DeviceEvent) -> bool {
+    match chan::try_send(events, event, "modbus→hub") {
+        Ok(()) => true,
+        Err(SendError::Full(event)) => events.send(event).is_ok(),
+        Err(SendError::Closed(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_wait_doubles_up_to_the_cap() {
+        let cap = Duration::from_secs(5);
+        let waits: Vec<_> = (1..=6)
+            .map(|f| reconnect_wait(f, cap).as_millis())
+            .collect();
+        assert_eq!(waits, [500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(reconnect_wait(u32::MAX, cap), cap);
+        assert_eq!(reconnect_wait(1, Duration::ZERO), RECONNECT_MIN);
+    }
+
+    #[test]
+    fn endpoint_settings_fall_back_to_defaults() {
+        let mut s = PoolSettings::default();
+        let special = EndpointSettings {
+            pool_size: 3,
+            ..EndpointSettings::default()
+        };
+        s.endpoints
+            .insert(("10.0.0.1".into(), 502), special.clone());
+        assert_eq!(s.endpoint("10.0.0.1", 502), &special);
+        assert_eq!(s.endpoint("10.0.0.1", 503), &EndpointSettings::default());
+    }
 }

@@ -1,5 +1,6 @@
-//! Per-device bookkeeping of the TCP pool, free of I/O: online/offline state, back-off, and
-//! which raw values the hub has already been told about.
+//! Per-device bookkeeping shared by the TCP pool and the RTU buses, free of I/O: online/offline
+//! state, back-off (half-open probing while offline), and which raw values the hub has already
+//! been told about.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -8,10 +9,10 @@ use crossbeam_channel::Sender;
 
 use super::pdu::ExceptionCode;
 use crate::chan::{self, SendError};
-use crate::device::{DeviceEvent, ModbusTcpDevice, RawValue};
+use crate::device::{DeviceEvent, DeviceId, RawValue};
 
 /// Name of the device-event channel in full-channel logs.
-const CHANNEL: &str = "modbus-tcp device events";
+const CHANNEL: &str = "modbus device events";
 
 /// The outcome of reading one variable during a successful poll.
 pub(crate) type ReadOutcome = Result<RawValue, ExceptionCode>;
@@ -32,7 +33,11 @@ enum Link {
 /// Health, schedule and change detection of one polled device.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    pub(crate) device: ModbusTcpDevice,
+    pub(crate) id: DeviceId,
+    /// The config's device id, for logs.
+    pub(crate) name: String,
+    /// The configured interval, restored once the device answers.
+    poll_interval: Duration,
     pub(crate) next_poll: Instant,
     link: Link,
     failures: u32,
@@ -46,17 +51,23 @@ pub(crate) struct Tracker {
 
 impl Tracker {
     /// Starts tracking a device that should be polled at once.
-    pub(crate) fn new(device: ModbusTcpDevice, now: Instant) -> Tracker {
-        let interval = device.poll_interval;
+    pub(crate) fn new(id: DeviceId, name: &str, poll_interval: Duration, now: Instant) -> Tracker {
         Tracker {
-            device,
+            id,
+            name: name.to_owned(),
+            poll_interval,
             next_poll: now,
             link: Link::Unknown,
             failures: 0,
-            interval,
+            interval: poll_interval,
             reported: HashMap::new(),
             refused: HashSet::new(),
         }
+    }
+
+    /// Whether the hub was last told the device is online.
+    pub(crate) fn is_online(&self) -> bool {
+        self.link == Link::Online
     }
 
     /// Records a poll in which the device answered every read (possibly with exceptions):
@@ -68,13 +79,13 @@ impl Tracker {
         now: Instant,
     ) -> Result<(), HubGone> {
         self.failures = 0;
-        self.interval = self.device.poll_interval;
+        self.interval = self.poll_interval;
         self.next_poll = now + self.interval;
-        let id = self.device.id;
+        let id = self.id;
         if self.link != Link::Online {
             match chan::try_send(events, DeviceEvent::Online { device: id }, CHANNEL) {
                 Ok(()) => {
-                    log::info!("{}: online", self.device.name);
+                    log::info!("{}: online", self.name);
                     self.link = Link::Online;
                     // The hub must see every value again after (re)connecting.
                     self.reported.clear();
@@ -89,7 +100,7 @@ impl Tracker {
             match outcome {
                 Ok(value) => {
                     if self.refused.remove(&var) {
-                        log::info!("{}: variable {var} readable again", self.device.name);
+                        log::info!("{}: variable {var} readable again", self.name);
                     }
                     if self.reported.get(&var) != Some(&value) {
                         changed.push((var, value));
@@ -99,7 +110,7 @@ impl Tracker {
                     if self.refused.insert(var) {
                         log::warn!(
                             "{}: variable {var} refused with exception {code}; skipping it",
-                            self.device.name
+                            self.name
                         );
                     }
                 }
@@ -135,23 +146,23 @@ impl Tracker {
     ) -> Result<(), HubGone> {
         self.failures = self.failures.saturating_add(1);
         if self.link == Link::Offline {
-            let cap = max_backoff.max(self.device.poll_interval);
+            let cap = max_backoff.max(self.poll_interval);
             self.interval = self.interval.saturating_mul(2).min(cap);
             log::debug!(
                 "{}: still offline ({reason}); next probe in {:?}",
-                self.device.name,
+                self.name,
                 self.interval
             );
         } else if self.failures >= offline_after.max(1) {
             let msg = DeviceEvent::Offline {
-                device: self.device.id,
+                device: self.id,
                 reason: reason.to_owned(),
             };
             match chan::try_send(events, msg, CHANNEL) {
                 Ok(()) => {
                     log::warn!(
                         "{}: offline after {} failed polls: {reason}",
-                        self.device.name,
+                        self.name,
                         self.failures
                     );
                     self.link = Link::Offline;
@@ -163,7 +174,7 @@ impl Tracker {
         } else {
             log::info!(
                 "{}: poll failed ({}/{}): {reason}",
-                self.device.name,
+                self.name,
                 self.failures,
                 offline_after.max(1)
             );
@@ -176,25 +187,9 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{DeviceId, ModbusTable, PollClass, RegisterRead};
 
-    fn device() -> ModbusTcpDevice {
-        ModbusTcpDevice {
-            id: DeviceId(4),
-            name: "cp4".into(),
-            host: "127.0.0.1".into(),
-            port: 502,
-            unit_id: 1,
-            poll_interval: Duration::from_secs(1),
-            slow_poll_interval: Duration::from_secs(1),
-            reads: vec![RegisterRead {
-                var: 0,
-                table: ModbusTable::HoldingRegister,
-                address: 0,
-                count: 1,
-                class: PollClass::Fast,
-            }],
-        }
+    fn tracker(now: Instant) -> Tracker {
+        Tracker::new(DeviceId(4), "cp4", Duration::from_secs(1), now)
     }
 
     fn regs(v: &[u16]) -> ReadOutcome {
@@ -216,7 +211,7 @@ mod tests {
     fn online_first_then_only_changes() {
         let (tx, rx) = crossbeam_channel::bounded(8);
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         t.succeeded(vec![(0, regs(&[1])), (1, regs(&[5, 6]))], &tx, now)
             .unwrap();
         assert_eq!(rx.try_recv().unwrap(), ONLINE);
@@ -241,7 +236,7 @@ mod tests {
     fn full_channel_resends_the_change_next_poll() {
         let (tx, rx) = crossbeam_channel::bounded(2);
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         t.succeeded(vec![(0, regs(&[1]))], &tx, now).unwrap();
         assert_eq!(rx.len(), 2);
         // Channel full: the change to 2 is refused and must come again.
@@ -263,7 +258,7 @@ mod tests {
         })
         .unwrap();
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         t.succeeded(vec![(0, regs(&[1]))], &tx, now).unwrap();
         rx.try_recv().unwrap();
         assert!(rx.try_recv().is_err(), "no values without Online");
@@ -275,7 +270,7 @@ mod tests {
     fn exceptions_skip_the_variable_but_keep_the_device_online() {
         let (tx, rx) = crossbeam_channel::bounded(8);
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         let refused = Err(ExceptionCode::IllegalDataAddress);
         t.succeeded(vec![(0, refused), (1, regs(&[3]))], &tx, now)
             .unwrap();
@@ -297,7 +292,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::bounded(8);
         let now = Instant::now();
         let cap = Duration::from_secs(5);
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         t.succeeded(vec![(0, regs(&[1]))], &tx, now).unwrap();
         rx.try_iter().for_each(drop);
 
@@ -336,7 +331,7 @@ mod tests {
     fn never_seen_device_goes_offline_too() {
         let (tx, rx) = crossbeam_channel::bounded(8);
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         t.failed("refused", 1, Duration::from_secs(5), &tx, now)
             .unwrap();
         assert!(matches!(
@@ -350,7 +345,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::bounded(8);
         drop(rx);
         let now = Instant::now();
-        let mut t = Tracker::new(device(), now);
+        let mut t = tracker(now);
         assert_eq!(t.succeeded(vec![(0, regs(&[1]))], &tx, now), Err(HubGone));
         assert_eq!(
             t.failed("x", 1, Duration::from_secs(1), &tx, now),

@@ -1,5 +1,7 @@
-//! Simulators for `ocpp-gw demo` and the tests: a Modbus TCP EV charger and a minimal CSMS.
+//! Simulators for `ocpp-gw demo` and the tests: Modbus TCP and RTU EV chargers and a minimal CSMS.
 
 pub mod csms;
 pub mod echonet_charger;
 pub mod modbus_charger;
+pub mod modbus_rtu;
+pub mod register_bank;

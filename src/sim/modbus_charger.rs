@@ -1,45 +1,21 @@
-//! A Modbus TCP EV charger for the demo and the tests: any unit id, FC 01/02/03/04/05/06/15/16
-//! over one 65536-word register table and one 65536-bit coil table.
-//!
-//! Input registers read the holding table and discrete inputs read the coils, so one map serves
-//! templates written for either table. 32-bit values are stored high word first.
+//! A Modbus TCP EV charger for the demo and the tests: any unit id, one register bank (see
+//! `register_bank` for the map and the functions served).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use super::register_bank::{lock, RegisterBank};
 use crate::modbus::mbap;
-use crate::modbus::pdu::{ExceptionCode, Request, Response};
 
-/// Connector status register (see the `STATUS_*` values).
-pub const REG_STATUS: u16 = 0;
-/// Energy active import register, uint32 Wh, two words.
-pub const REG_ENERGY_WH: u16 = 10;
-/// Active power, IEEE 754 float32 W, two words.
-pub const REG_POWER_W: u16 = 12;
-/// Current, uint16 in 0.1 A.
-pub const REG_CURRENT_DA: u16 = 14;
-/// Voltage, uint16 in 0.1 V.
-pub const REG_VOLTAGE_DV: u16 = 15;
-/// State of charge, uint16 %.
-pub const REG_SOC: u16 = 16;
+pub use super::register_bank::{
+    REG_CURRENT_DA, REG_ENERGY_WH, REG_POWER_W, REG_SOC, REG_STATUS, REG_VOLTAGE_DV,
+    STATUS_AVAILABLE, STATUS_FAULTED, STATUS_OCCUPIED, STATUS_RESERVED, STATUS_UNAVAILABLE,
+};
 
-/// Status value: connector free.
-pub const STATUS_AVAILABLE: u16 = 0;
-/// Status value: a vehicle is plugged in.
-pub const STATUS_OCCUPIED: u16 = 1;
-/// Status value: reserved.
-pub const STATUS_RESERVED: u16 = 2;
-/// Status value: out of service.
-pub const STATUS_UNAVAILABLE: u16 = 3;
-/// Status value: faulted.
-pub const STATUS_FAULTED: u16 = 4;
-
-/// Words in the register table and bits in the coil table: the whole 16-bit address space.
-const TABLE_SIZE: usize = 0x1_0000;
 /// One maximal MBAP frame.
 const READ_CHUNK: usize = mbap::HEADER_LEN + crate::modbus::pdu::MAX_PDU_LEN;
 
@@ -54,7 +30,7 @@ pub struct ModbusChargerSim {
 /// State shared by the handle, the acceptor and the connection threads.
 #[derive(Debug)]
 struct Shared {
-    tables: Mutex<Tables>,
+    bank: RegisterBank,
     silent: AtomicBool,
     stopping: AtomicBool,
     served: AtomicU64,
@@ -63,25 +39,13 @@ struct Shared {
     conns: Mutex<Vec<(TcpStream, JoinHandle<()>)>>,
 }
 
-#[derive(Debug)]
-struct Tables {
-    regs: Vec<u16>,
-    coils: Vec<bool>,
-    /// Energy below 1 Wh accumulated by `advance`, so small steps are not lost.
-    energy_fraction_wh: f64,
-}
-
 impl ModbusChargerSim {
     /// Binds `bind` (port 0 picks a free one) and starts serving.
     pub fn start(bind: SocketAddr) -> io::Result<ModbusChargerSim> {
         let listener = TcpListener::bind(bind)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            tables: Mutex::new(Tables {
-                regs: vec![0; TABLE_SIZE],
-                coils: vec![false; TABLE_SIZE],
-                energy_fraction_wh: 0.0,
-            }),
+            bank: RegisterBank::new(),
             silent: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             served: AtomicU64::new(0),
@@ -106,71 +70,64 @@ impl ModbusChargerSim {
         self.addr
     }
 
+    /// The simulated charger's registers.
+    pub fn bank(&self) -> &RegisterBank {
+        &self.shared.bank
+    }
+
     /// Sets the connector status register.
     pub fn set_status(&self, status: u16) {
-        self.set_register(REG_STATUS, status);
+        self.shared.bank.set_status(status);
     }
 
     /// The connector status register.
     pub fn status(&self) -> u16 {
-        self.register(REG_STATUS)
+        self.shared.bank.status()
     }
 
     /// Sets the energy register and forgets any accumulated fraction of a Wh.
     pub fn set_energy_wh(&self, wh: u32) {
-        let mut t = self.shared.tables();
-        t.set_u32(REG_ENERGY_WH, wh);
-        t.energy_fraction_wh = 0.0;
+        self.shared.bank.set_energy_wh(wh);
     }
 
     /// The energy register in Wh.
     pub fn energy_wh(&self) -> u32 {
-        self.shared.tables().u32(REG_ENERGY_WH)
+        self.shared.bank.energy_wh()
     }
 
     /// Sets the active power register.
     pub fn set_power_w(&self, watts: f32) {
-        self.shared.tables().set_u32(REG_POWER_W, watts.to_bits());
+        self.shared.bank.set_power_w(watts);
     }
 
     /// Sets the current register (stored in 0.1 A, clamped to its range).
     pub fn set_current_a(&self, amps: f32) {
-        self.set_register(REG_CURRENT_DA, tenths(amps));
+        self.shared.bank.set_current_a(amps);
     }
 
     /// Sets the voltage register (stored in 0.1 V, clamped to its range).
     pub fn set_voltage_v(&self, volts: f32) {
-        self.set_register(REG_VOLTAGE_DV, tenths(volts));
+        self.shared.bank.set_voltage_v(volts);
     }
 
     /// Sets the state-of-charge register.
     pub fn set_soc(&self, percent: u16) {
-        self.set_register(REG_SOC, percent);
+        self.shared.bank.set_soc(percent);
     }
 
     /// Sets any holding register.
     pub fn set_register(&self, addr: u16, value: u16) {
-        self.shared.tables().set_word(addr, value);
+        self.shared.bank.set_register(addr, value);
     }
 
     /// Any holding register.
     pub fn register(&self, addr: u16) -> u16 {
-        self.shared.tables().word(addr)
+        self.shared.bank.register(addr)
     }
 
     /// Lets `dt` pass: while Occupied with positive power, the energy register grows by power·dt.
     pub fn advance(&self, dt: Duration) {
-        let mut t = self.shared.tables();
-        let power = f32::from_bits(t.u32(REG_POWER_W));
-        if t.word(REG_STATUS) != STATUS_OCCUPIED || !power.is_finite() || power <= 0.0 {
-            return;
-        }
-        let wh = f64::from(power) * dt.as_secs_f64() / 3600.0 + t.energy_fraction_wh;
-        let whole = wh.floor();
-        t.energy_fraction_wh = wh - whole;
-        // Meters wrap like real ones; `as` saturates absurd steps instead of panicking.
-        let energy = t.u32(REG_ENERGY_WH).wrapping_add(whole as u32);
-        t.set_u32(REG_ENERGY_WH, energy);
+        self.shared.bank.advance(dt);
     }
 
     /// A silent simulator reads requests but never answers, like a hung device.
@@ -217,136 +174,6 @@ impl Drop for ModbusChargerSim {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-impl Shared {
-    fn tables(&self) -> MutexGuard<'_, Tables> {
-        lock(&self.tables)
-    }
-
-    /// The response to one request PDU, or None when none can be formed.
-    fn answer(&self, pdu: &[u8]) -> Option<Response> {
-        let function = *pdu.first()?;
-        match Request::decode(pdu) {
-            Ok(request) => Some(self.execute(&request)),
-            Err(e) if function & 0x80 == 0 => Some(Response::Exception {
-                function,
-                code: e.server_exception(),
-            }),
-            Err(_) => None,
-        }
-    }
-
-    fn execute(&self, request: &Request) -> Response {
-        let mut t = self.tables();
-        let response =
-            match request {
-                Request::ReadCoils { address, count } => t
-                    .coils_at(*address, *count)
-                    .map(|b| Response::ReadCoils(b.to_vec())),
-                Request::ReadDiscreteInputs { address, count } => t
-                    .coils_at(*address, *count)
-                    .map(|b| Response::ReadDiscreteInputs(b.to_vec())),
-                Request::ReadHoldingRegisters { address, count } => t
-                    .regs_at(*address, *count)
-                    .map(|r| Response::ReadHoldingRegisters(r.to_vec())),
-                Request::ReadInputRegisters { address, count } => t
-                    .regs_at(*address, *count)
-                    .map(|r| Response::ReadInputRegisters(r.to_vec())),
-                Request::WriteSingleCoil { address, value } => t
-                    .write_coils(*address, &[*value])
-                    .map(|()| Response::WriteSingleCoil {
-                        address: *address,
-                        value: *value,
-                    }),
-                Request::WriteSingleRegister { address, value } => t
-                    .write_regs(*address, &[*value])
-                    .map(|()| Response::WriteSingleRegister {
-                        address: *address,
-                        value: *value,
-                    }),
-                Request::WriteMultipleCoils { address, values } => t
-                    .write_coils(*address, values)
-                    .map(|()| Response::WriteMultipleCoils {
-                        address: *address,
-                        count: quantity(values.len()),
-                    }),
-                Request::WriteMultipleRegisters { address, values } => t
-                    .write_regs(*address, values)
-                    .map(|()| Response::WriteMultipleRegisters {
-                        address: *address,
-                        count: quantity(values.len()),
-                    }),
-            };
-        response.unwrap_or(Response::Exception {
-            function: request.function().code(),
-            code: ExceptionCode::IllegalDataAddress,
-        })
-    }
-}
-
-impl Tables {
-    fn word(&self, addr: u16) -> u16 {
-        self.regs.get(usize::from(addr)).copied().unwrap_or(0)
-    }
-
-    fn set_word(&mut self, addr: u16, value: u16) {
-        if let Some(slot) = self.regs.get_mut(usize::from(addr)) {
-            *slot = value;
-        }
-    }
-
-    fn u32(&self, addr: u16) -> u32 {
-        let hi = u32::from(self.word(addr));
-        let lo = u32::from(self.word(addr.wrapping_add(1)));
-        hi << 16 | lo
-    }
-
-    fn set_u32(&mut self, addr: u16, value: u32) {
-        // ok to narrow: the halves of a u32.
-        self.set_word(addr, (value >> 16) as u16);
-        self.set_word(addr.wrapping_add(1), value as u16);
-    }
-
-    fn regs_at(&self, address: u16, count: u16) -> Option<&[u16]> {
-        self.regs.get(span(address, usize::from(count)))
-    }
-
-    fn coils_at(&self, address: u16, count: u16) -> Option<&[bool]> {
-        self.coils.get(span(address, usize::from(count)))
-    }
-
-    fn write_regs(&mut self, address: u16, values: &[u16]) -> Option<()> {
-        let slots = self.regs.get_mut(span(address, values.len()))?;
-        slots.copy_from_slice(values);
-        Some(())
-    }
-
-    fn write_coils(&mut self, address: u16, values: &[bool]) -> Option<()> {
-        let slots = self.coils.get_mut(span(address, values.len()))?;
-        slots.copy_from_slice(values);
-        Some(())
-    }
-}
-
-fn span(address: u16, len: usize) -> std::ops::Range<usize> {
-    let start = usize::from(address);
-    start..start + len
-}
-
-fn quantity(len: usize) -> u16 {
-    u16::try_from(len).unwrap_or(u16::MAX)
-}
-
-/// A value in tenths, clamped into a u16 register.
-fn tenths(value: f32) -> u16 {
-    // `as` saturates (NaN becomes 0), which is the clamping wanted here.
-    (value * 10.0).round() as u16
-}
-
-/// A poisoned lock only means another sim thread panicked; the tables are still plain data.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Where to connect to reach a listener bound to `addr` (a wildcard bind means loopback).
@@ -428,7 +255,7 @@ fn reply_to(frame: &mbap::Frame<'_>, shared: &Shared) -> Option<Vec<u8>> {
     if shared.silent.load(Ordering::SeqCst) {
         return None;
     }
-    let pdu = shared.answer(frame.pdu)?.encode().ok()?;
+    let pdu = shared.bank.answer(frame.pdu)?.encode().ok()?;
     let bytes = mbap::encode(frame.transaction_id, frame.unit_id, &pdu).ok()?;
     // Counted before the answer leaves, so a client that has it sees the count include it.
     shared.served.fetch_add(1, Ordering::SeqCst);
@@ -559,28 +386,6 @@ mod tests {
             regs(&[0])
         );
         assert_eq!(sim.requests_served(), 1);
-    }
-
-    #[test]
-    fn advance_integrates_power_only_while_occupied() {
-        let sim = sim();
-        sim.set_energy_wh(1000);
-        sim.set_power_w(7200.0);
-        sim.advance(Duration::from_secs(1800));
-        assert_eq!(sim.energy_wh(), 1000, "Available: no energy flows");
-        sim.set_status(STATUS_OCCUPIED);
-        assert_eq!(sim.status(), STATUS_OCCUPIED);
-        sim.advance(Duration::from_secs(1800));
-        assert_eq!(sim.energy_wh(), 4600);
-        // 1 W for 1 s is far below 1 Wh; 3600 such steps must still add up to 1 Wh.
-        sim.set_power_w(1.0);
-        for _ in 0..3600 {
-            sim.advance(Duration::from_secs(1));
-        }
-        assert_eq!(sim.energy_wh(), 4601);
-        sim.set_power_w(-5.0);
-        sim.advance(Duration::from_secs(3600));
-        assert_eq!(sim.energy_wh(), 4601);
     }
 
     #[test]

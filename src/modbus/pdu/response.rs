@@ -185,12 +185,13 @@ impl Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::request::tests::requests;
     use super::*;
     use crate::util::rng::Rng;
 
-    fn response_to(request: &Request) -> Response {
+    /// A plausible answer to `request`, shared with the RTU framing tests.
+    pub(crate) fn response_to(request: &Request) -> Response {
         match request {
             Request::ReadCoils { count, .. } => {
                 Response::ReadCoils((0..*count).map(|i| i % 3 == 0).collect())
