@@ -3,6 +3,7 @@
 //!
 //! Threads own I/O and talk through bounded channels; protocol cores are sans-IO.
 
+pub mod admin;
 pub mod chan;
 pub mod cli;
 pub mod config;
@@ -10,9 +11,11 @@ pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod device;
+pub mod diag;
 pub mod hub;
 pub mod logging;
 pub mod mapping;
+pub mod metrics;
 pub mod modbus;
 pub mod ocpp;
 #[cfg(feature = "sim")]

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use crate::mapping::Template;
 
+use super::AdminConfig;
+
 /// The whole gateway configuration, checked and with defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -26,9 +28,13 @@ pub struct SystemConfig {
     pub log_level: log::LevelFilter,
     pub data_dir: PathBuf,
     pub templates_dir: PathBuf,
+    /// Log to this file (rotated by `log_rotation`) instead of stderr.
+    pub log_file: Option<PathBuf>,
     pub log_rotation: LogRotation,
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
+    /// The admin API and status page; `None` when `[system.admin]` is absent.
+    pub admin: Option<AdminConfig>,
 }
 
 /// `[system.log_rotation]`.

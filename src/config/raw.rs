@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::admin::RawAdmin;
+
 /// The config file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,12 +27,14 @@ pub(super) struct RawSystem {
     pub log_level: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub templates_dir: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
     #[serde(default)]
     pub log_rotation: RawLogRotation,
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
     pub security: RawSecurity,
+    pub admin: Option<RawAdmin>,
 }
 
 /// `[system.log_rotation]`.

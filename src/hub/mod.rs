@@ -3,6 +3,7 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod query;
 mod spec;
 mod timers;
 
@@ -13,11 +14,15 @@ use crossbeam_channel::{never, select, Receiver};
 
 use crate::chan::SendError;
 use crate::device::{DeviceEvent, DeviceId};
+use crate::metrics;
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+pub use query::{
+    DeviceDetail, DeviceLink, DeviceSummary, GatewaySnapshot, Query, Reading, VariableSnapshot,
+};
 pub use spec::{charger_specs, ChargerSpec, DevicePlan, Workers};
 use timers::Timers;
 
@@ -33,6 +38,8 @@ pub struct Inbox {
     pub devices: Receiver<DeviceEvent>,
     pub links: Receiver<LinkEvent>,
     pub control: Receiver<Control>,
+    /// Questions from the admin server.
+    pub admin: Receiver<Query>,
 }
 
 /// The central mapping thread's state.
@@ -77,6 +84,7 @@ impl Hub {
             self.drive(key);
         }
         let mut devices = inbox.devices;
+        let mut admin = inbox.admin;
         loop {
             let timer = match self.timers.next() {
                 Some(at) => crossbeam_channel::at(at),
@@ -95,6 +103,10 @@ impl Hub {
                 recv(inbox.control) -> control => match control {
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
+                recv(admin) -> query => match query {
+                    Ok(query) => self.answer(query, &devices, &inbox.links, &admin),
+                    Err(_) => admin = never(),
+                },
                 recv(timer) -> _ => {
                     for key in self.timers.due(Instant::now()) {
                         self.drive(key);
@@ -109,6 +121,11 @@ impl Hub {
         let Some(charger) = self.chargers.get_mut(&key) else {
             return;
         };
+        match &event {
+            DeviceEvent::Online { .. } => metrics::device(&charger.name).online.set(1),
+            DeviceEvent::Offline { .. } => metrics::device(&charger.name).online.set(0),
+            DeviceEvent::Values { .. } | DeviceEvent::Written { .. } => {}
+        }
         charger.apply(event);
         self.drive(key);
     }
@@ -125,20 +142,27 @@ impl Hub {
             return;
         };
         let station = &mut charger.station;
+        let counters = metrics::station(station.ocpp_id());
         match event {
             LinkEvent::Connected { .. } => {
                 log::info!("{}: connected to the CSMS", station.ocpp_id());
+                counters.opened();
                 station.connected(now);
             }
             LinkEvent::ConnectFailed { error, .. } => {
                 log::warn!("{}: cannot connect to the CSMS: {error}", station.ocpp_id());
+                counters.closed(true);
                 station.link_down(now);
             }
             LinkEvent::Closed { reason, .. } => {
                 log::warn!("{}: CSMS link closed: {reason}", station.ocpp_id());
+                counters.closed(false);
                 station.link_down(now);
             }
-            LinkEvent::Received { text, .. } => station.received(now, &text, &mut self.effects),
+            LinkEvent::Received { text, .. } => {
+                counters.received.inc();
+                station.received(now, &text, &mut self.effects);
+            }
         }
         self.drive(key);
     }
@@ -153,7 +177,10 @@ impl Hub {
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
+        let counters =
+            (!self.effects.is_empty()).then(|| metrics::station(charger.station.ocpp_id()));
         for effect in self.effects.drain(..) {
+            let frame = matches!(effect, Effect::Send(_));
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
                     link: LinkId(key),
@@ -164,7 +191,14 @@ impl Hub {
                     text,
                 },
             };
-            match self.link.send(cmd) {
+            let sent = self.link.send(cmd);
+            if let (true, Some(counters)) = (frame, &counters) {
+                match sent {
+                    Ok(()) => counters.sent.inc(),
+                    Err(_) => counters.failed.inc(),
+                }
+            }
+            match sent {
                 Ok(()) => {}
                 Err(SendError::Full(LinkCmd::Connect { .. })) => charger.station.link_down(now),
                 // A lost CALL times out in the station and is derived again; a lost reply
