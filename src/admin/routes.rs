@@ -189,9 +189,9 @@ fn dispatch(
         None => None,
         Some(required) => match authorize(ctx, authorization, client, required) {
             Ok(caller) => Some(caller),
-            Err(reply) => {
+            Err((caller, reply)) => {
                 if route.mutating() {
-                    audit(None, client, method, path, &reply);
+                    audit(caller.as_ref(), client, method, path, &reply);
                 }
                 return reply;
             }
@@ -240,12 +240,13 @@ fn percent_decode(segment: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Checks the token and role; an error carries who asked (when known) and the refusal.
 fn authorize(
     ctx: &Context,
     authorization: Option<&str>,
     client: IpAddr,
     required: Role,
-) -> Result<Caller, Reply> {
+) -> Result<Caller, (Option<Caller>, Reply)> {
     let now = Instant::now();
     let mut limiter = ctx
         .limiter
@@ -253,29 +254,41 @@ fn authorize(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(wait) = limiter.blocked(client, now) {
         metrics::ADMIN_RATE_LIMITED.inc();
-        return Err(Reply::error(
-            429,
-            "too many failed authentications from this address; try again later",
-        )
-        .with("Retry-After", (wait.as_secs() + 1).to_string()));
+        return Err((
+            None,
+            Reply::error(
+                429,
+                "too many failed authentications from this address; try again later",
+            )
+            .with("Retry-After", (wait.as_secs() + 1).to_string()),
+        ));
     }
     match ctx.tokens.check(authorization) {
         Auth::Missing => {
             metrics::ADMIN_AUTH_FAILURES.inc();
-            Err(Reply::error(401, "a bearer token is required")
-                .with("WWW-Authenticate", "Bearer".into()))
+            Err((
+                None,
+                Reply::error(401, "a bearer token is required")
+                    .with("WWW-Authenticate", "Bearer".into()),
+            ))
         }
         Auth::Unknown => {
             metrics::ADMIN_AUTH_FAILURES.inc();
             limiter.failed(client, now);
             log::warn!("admin: unknown token from {client}");
-            Err(Reply::error(401, "unknown token")
-                .with("WWW-Authenticate", "Bearer error=\"invalid_token\"".into()))
+            Err((
+                None,
+                Reply::error(401, "unknown token")
+                    .with("WWW-Authenticate", "Bearer error=\"invalid_token\"".into()),
+            ))
         }
-        Auth::Valid(caller) if caller.role < required => Err(Reply::error(
-            403,
-            &format!("role {} may not do this (needs {required})", caller.role),
-        )),
+        Auth::Valid(caller) if caller.role < required => {
+            let reply = Reply::error(
+                403,
+                &format!("role {} may not do this (needs {required})", caller.role),
+            );
+            Err((Some(caller), reply))
+        }
         Auth::Valid(caller) => Ok(caller),
     }
 }

@@ -95,6 +95,7 @@ pub struct DeviceSummary {
 /// One mapped variable and its latest value.
 #[derive(Debug, Clone)]
 pub struct VariableSnapshot {
+    /// As written in the template (`MeterValue.Voltage`).
     pub ocpp_name: String,
     pub value: Option<Value>,
     pub unit: Option<String>,
@@ -186,7 +187,7 @@ impl Charger {
             .iter()
             .zip(&self.values)
             .map(|(var, slot)| VariableSnapshot {
-                ocpp_name: var.ocpp_name.as_str().to_string(),
+                ocpp_name: var.ocpp_name.to_string(),
                 value: slot.as_ref().map(|(v, _)| v.clone()),
                 unit: var.unit.clone(),
                 age: slot
@@ -206,7 +207,7 @@ impl Charger {
             .template
             .variables
             .iter()
-            .position(|v| v.ocpp_name.as_str() == ocpp_name)?;
+            .position(|v| v.ocpp_name.to_string() == ocpp_name)?;
         match self.values.get(index) {
             Some(Some((Value::Number(value), _))) => Some(Reading {
                 value: *value,

@@ -185,8 +185,10 @@ impl Pool {
         let Some(tracker) = self.devices.get_mut(&id) else {
             return Flow::Continue;
         };
+        let started = Instant::now();
         let outcome = poll_device(&mut self.links, &self.settings, &tracker.device);
         let now = Instant::now();
+        crate::metrics::poll_finished(&tracker.device.name, now - started, outcome.is_ok());
         let reported = match outcome {
             Ok(results) => tracker.succeeded(results, &self.events, now),
             Err(e) => tracker.failed(
