@@ -88,6 +88,19 @@ pub struct DeviceMetrics {
     pub poll_errors: Counter,
     /// 1 online, 0 offline, -1 not known yet.
     pub online: Gauge,
+    /// Milliseconds after [`epoch`] of the last successful poll, plus one; 0 = none yet.
+    last_good_poll_ms: AtomicU64,
+}
+
+impl DeviceMetrics {
+    /// When the device last answered a whole poll. Workers report only values that changed,
+    /// so this, not a value's own time, says how fresh the readings are.
+    pub fn last_good_poll(&self) -> Option<Instant> {
+        match self.last_good_poll_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(epoch() + Duration::from_millis(ms - 1)),
+        }
+    }
 }
 
 /// Per-station series of the CSMS link.
@@ -174,6 +187,12 @@ pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
 /// Admin API requests refused because the client address failed too often.
 pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// A fixed instant that times stored in atomics are counted from.
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
 
 /// The series of device `name` (the config's device id).
 pub fn device(name: &str) -> Arc<DeviceMetrics> {
@@ -189,7 +208,10 @@ pub fn station(ocpp_id: &str) -> Arc<StationMetrics> {
 pub fn poll_finished(name: &str, took: Duration, ok: bool) {
     let d = device(name);
     d.poll_seconds.observe(took);
-    if !ok {
+    if ok {
+        let ms = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        d.last_good_poll_ms.store(ms + 1, Ordering::Relaxed);
+    } else {
         d.poll_errors.inc();
     }
 }
@@ -503,6 +525,9 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
+        let polled = device("unit-test-dev").last_good_poll().unwrap();
+        assert!(polled <= Instant::now());
+        assert_eq!(device("never-polled").last_good_poll(), None);
     }
 
     #[test]

@@ -254,8 +254,8 @@ pub fn token_new(role: Role, name: Option<&str>) -> Result<String, ConsoleError>
     );
     Ok(format!(
         "New {role} token (shown only now; the gateway keeps only its hash):\n\n  {token}\n\n\
-         Add this entry to `tokens` in [system.admin] of the config, then restart the gateway:\n\n  \
-         {{ name = \"{name}\", role = \"{role}\", sha256 = \"{hash}\" }},\n"
+         Append this to the gateway's config file, then restart the gateway:\n\n\
+         [[system.admin.tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{hash}\"\n"
     ))
 }
 
@@ -303,7 +303,11 @@ mod tests {
             .find(|l| l.starts_with(super::super::TOKEN_PREFIX))
             .unwrap();
         let hash = super::super::hex(&super::super::sha256(token.as_bytes()));
-        assert!(text.contains(&format!("role = \"operator\", sha256 = \"{hash}\"")));
-        assert!(text.contains(&format!("name = \"operator-{}\"", &hash[..8])));
+        let entry = format!(
+            "[[system.admin.tokens]]\nname = \"operator-{}\"\nrole = \"operator\"\nsha256 = \"{hash}\"\n",
+            &hash[..8]
+        );
+        assert!(text.ends_with(&entry), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH));
     }
 }

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::config::Protocol;
 use crate::device::DeviceEvent;
 use crate::mapping::Value;
-use crate::metrics::HubGauges;
+use crate::metrics::{self, HubGauges};
 use crate::ocpp::link::LinkEvent;
 use crate::ocpp::messages::ConnectorStatus;
 use crate::station::Registration;
@@ -88,7 +88,7 @@ pub struct DeviceSummary {
     pub power: Option<Reading>,
     pub energy: Option<Reading>,
     pub last_error: Option<String>,
-    /// Time since the most recent successful reading of any variable.
+    /// Time since the device last answered a poll (or reported a value).
     pub last_reading_age: Option<Duration>,
 }
 
@@ -99,7 +99,8 @@ pub struct VariableSnapshot {
     pub ocpp_name: String,
     pub value: Option<Value>,
     pub unit: Option<String>,
-    /// Time since it was read; `None` before the first good reading.
+    /// Time since the worker reported this value; workers report a value when it changes, so
+    /// while the device answers, an old value is still current. `None` before the first.
     pub age: Option<Duration>,
 }
 
@@ -163,7 +164,9 @@ impl Charger {
             Some(true) => DeviceLink::Online,
             Some(false) => DeviceLink::Offline,
         };
-        let last_read = self.values.iter().flatten().map(|(_, at)| *at).max();
+        let changed = self.values.iter().flatten().map(|(_, at)| *at).max();
+        let polled = metrics::device(&self.name).last_good_poll();
+        let last_read = changed.max(polled);
         DeviceSummary {
             id: self.name.clone(),
             ocpp_id: self.station.ocpp_id().to_string(),

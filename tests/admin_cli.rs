@@ -1,0 +1,156 @@
+//! The operator's commands through the real binary: `token new` → config → `status`, and
+//! `diag csms` against the simulated CSMS.
+
+mod admin_common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use admin_common::{loopback, scratch, wait_for, write_config, Gateway, WAIT};
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
+use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"));
+    cmd.args(args).env_remove("OCPPGW_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `token new` prints a token and a config entry; appended to the config, it lets `status`
+/// (finding the API from the same config) read the gateway.
+#[test]
+fn a_new_token_works_for_status() {
+    let out = run(
+        &["token", "new", "--role", "viewer", "--name", "laptop"],
+        &[],
+    );
+    assert!(out.status.success());
+    let printed = text(&out.stdout);
+    let token = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("ogw_"))
+        .unwrap()
+        .to_string();
+    let entry = &printed[printed.find("[[system.admin.tokens]]").unwrap()..];
+
+    let dir = scratch("admin-cli-status");
+    let csms = CsmsSim::start(loopback(), CsmsOptions::default()).unwrap();
+    let sim = ModbusChargerSim::start(loopback()).unwrap();
+    let port = free_port();
+    let system = format!("\n[system.admin]\nbind = \"127.0.0.1:{port}\"\n");
+    let config = write_config(&dir, &system, &csms.url(), &[sim.addr()]);
+    let mut file = std::fs::read_to_string(&config).unwrap();
+    file.push('\n');
+    file.push_str(entry);
+    std::fs::write(&config, file).unwrap();
+    let gateway = Gateway::start(&config, &dir.join("stderr.log"));
+    gateway.admin_url("API, status page and metrics");
+
+    let config_arg = config.to_str().unwrap();
+    let shown = wait_for(WAIT, || {
+        let out = run(
+            &["status", "--config", config_arg],
+            &[("OCPPGW_TOKEN", &token)],
+        );
+        let stdout = text(&out.stdout);
+        (out.status.success() && stdout.contains("1 of 1 station(s) connected")).then_some(stdout)
+    })
+    .expect("status never showed the station connected");
+    assert!(shown.contains("charger-1"), "{shown}");
+    assert!(shown.contains("CP001"), "{shown}");
+    assert!(shown.contains("Accepted"), "{shown}");
+    assert!(shown.lines().all(|l| l.chars().count() <= 80), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "no colour codes");
+
+    // A wrong token: refused, exit 1, and the reason.
+    let out = run(
+        &[
+            "status",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--token",
+            "ogw_wrong",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("401: unknown token"),
+        "{}",
+        text(&out.stderr)
+    );
+    // No token at all is a usage error.
+    let out = run(&["status", "--config", config_arg], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing listening: says it cannot reach the gateway.
+    let out = run(
+        &[
+            "status",
+            "--url",
+            &format!("http://127.0.0.1:{}", free_port()),
+        ],
+        &[("OCPPGW_TOKEN", &token)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot reach the gateway"));
+    assert!(!gateway.log_text().contains(&token));
+}
+
+fn csms_config(dir: &Path, url: &str) -> String {
+    let sim_addr = ([127, 0, 0, 1], 9).into();
+    write_config(dir, "", url, &[sim_addr])
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn diag_csms_checks_every_step() {
+    let csms = CsmsSim::start(loopback(), CsmsOptions::default()).unwrap();
+    let dir = scratch("admin-cli-diag-csms");
+    let config = csms_config(&dir, &csms.url());
+    let out = run(&["diag", "csms", "--config", &config], &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("CSMS check for station CP001"), "{stdout}");
+    for step in [
+        "resolve    ok",
+        "tcp        ok",
+        "tls        -",
+        "websocket  ok",
+    ] {
+        assert!(stdout.contains(step), "{step} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("subprotocol ocpp2.0.1 agreed"));
+    // No OCPP message was sent.
+    assert!(csms.records().is_empty(), "{:?}", csms.records());
+
+    let dead = scratch("admin-cli-diag-csms-dead");
+    let config = csms_config(&dead, &format!("ws://127.0.0.1:{}/ocpp", free_port()));
+    let out = run(
+        &["diag", "csms", "--config", &config, "--station", "CP001"],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("tcp        FAILED"), "{stdout}");
+    assert!(stdout.contains("connection refused"), "{stdout}");
+    assert!(stdout.contains("websocket  -"), "{stdout}");
+}
