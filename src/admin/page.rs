@@ -21,7 +21,7 @@ p.meta{color:#5b6570;margin:0 0 1rem}\
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 3px #0002}\
 th,td{padding:.45rem .6rem;text-align:left;border-bottom:1px solid #e3e6ea;white-space:nowrap}\
 th{background:#eef1f4;font-weight:600;font-size:.85rem}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}\
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.err{white-space:normal;color:#a33;max-width:22rem}\
 .ok{color:#176b2c;font-weight:600}.bad{color:#b3261e;font-weight:600}.unk{color:#7a6100}\
 .status-Available{color:#176b2c}.status-Occupied{color:#0b57d0}.status-Faulted{color:#b3261e}\
@@ -53,7 +53,8 @@ pub(super) fn render(snapshot: &GatewaySnapshot) -> String {
         html.push_str(
             "<table>\n<thead><tr><th>Device</th><th>Station</th><th>Protocol</th>\
              <th>Device link</th><th>CSMS link</th><th>Connector</th><th>Transaction</th>\
-             <th>Power</th><th>Energy</th><th>Last error</th><th>Last reading</th></tr></thead>\n<tbody>\n",
+             <th class=\"num\">Power</th><th class=\"num\">Energy</th><th>Last error</th>\
+             <th class=\"num\">Last reading</th></tr></thead>\n<tbody>\n",
         );
         for d in devices {
             row(&mut html, d);
