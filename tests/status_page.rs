@@ -105,6 +105,7 @@ fn chromium(profile: &Path, args: &[String]) -> Output {
         std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("chromium did not finish within {BROWSER_LIMIT:?}");
 }
 
