@@ -60,7 +60,7 @@ fn a_new_token_works_for_status() {
     file.push('\n');
     file.push_str(entry);
     std::fs::write(&config, file).unwrap();
-    let gateway = Gateway::start(&config, &dir.join("stderr.log"));
+    let mut gateway = Gateway::start(&config, &dir.join("stderr.log"));
     gateway.admin_url("API, status page and metrics");
 
     let config_arg = config.to_str().unwrap();
@@ -111,6 +111,15 @@ fn a_new_token_works_for_status() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot reach the gateway"));
     assert!(!gateway.log_text().contains(&token));
+
+    // SIGTERM stops the admin server with the rest, cleanly.
+    assert_eq!(gateway.terminate(WAIT), Some(0), "{}", gateway.log_text());
+    assert!(gateway.log_text().contains("stopped"));
+    let gone = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        gone.is_err(),
+        "admin port still open after the gateway stopped"
+    );
 }
 
 fn csms_config(dir: &Path, url: &str) -> String {

@@ -23,8 +23,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -35,6 +36,8 @@ pub use auth::{hex, new_token, sha256, TOKEN_PREFIX};
 
 /// Threads taking requests from tiny_http.
 const HANDLER_THREADS: usize = 2;
+/// How long `stop` waits for a handler still writing to a slow client.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the admin server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +164,8 @@ pub struct AdminServer {
     server: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     handlers: Vec<JoinHandle<()>>,
+    /// Disconnects when every handler thread has returned.
+    handlers_done: Receiver<()>,
     front: Option<tls::TlsFront>,
 }
 
@@ -202,6 +207,7 @@ impl AdminServer {
             peers,
         });
         let stopping = Arc::new(AtomicBool::new(false));
+        let (done_tx, handlers_done) = crossbeam_channel::bounded::<()>(0);
         let mut handlers = Vec::with_capacity(HANDLER_THREADS);
         for i in 0..HANDLER_THREADS {
             let (server, context, stopping) = (
@@ -209,10 +215,14 @@ impl AdminServer {
                 Arc::clone(&context),
                 Arc::clone(&stopping),
             );
+            let done = done_tx.clone();
             handlers.push(
                 std::thread::Builder::new()
                     .name(format!("admin-{i}"))
-                    .spawn(move || serve(&server, &context, &stopping))?,
+                    .spawn(move || {
+                        serve(&server, &context, &stopping);
+                        drop(done);
+                    })?,
             );
         }
         let https = front.is_some();
@@ -230,6 +240,7 @@ impl AdminServer {
             server,
             stopping,
             handlers,
+            handlers_done,
             front,
         })
     }
@@ -248,7 +259,9 @@ impl AdminServer {
         )
     }
 
-    /// Stops accepting, lets the handlers finish the request they are on, and joins them.
+    /// Stops accepting, lets the handlers finish the request they are on (for at most a
+    /// second: a client that does not read its answer is left to the process exit), and joins
+    /// them.
     pub fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
         if let Some(front) = self.front {
@@ -257,9 +270,17 @@ impl AdminServer {
         for _ in &self.handlers {
             self.server.unblock();
         }
-        for handler in self.handlers {
-            if handler.join().is_err() {
-                log::error!("admin handler thread panicked");
+        match self.handlers_done.recv_deadline(Instant::now() + STOP_WAIT) {
+            Err(RecvTimeoutError::Disconnected) => {
+                for handler in self.handlers {
+                    if handler.join().is_err() {
+                        log::error!("admin handler thread panicked");
+                    }
+                }
+            }
+            // Nothing is ever sent; only the end of every handler disconnects the channel.
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {
+                log::warn!("admin server: a handler is still busy with a slow client");
             }
         }
         // Dropping the last reference closes the listener and tiny_http's connections.

@@ -121,6 +121,14 @@ impl Gateway {
         }
     }
 
+    /// Sends SIGTERM; the exit code if the gateway ends within `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let status = wait_for(limit, || self.child.try_wait().ok().flatten())?;
+        status.code()
+    }
+
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
