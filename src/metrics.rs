@@ -86,7 +86,7 @@ impl Histogram {
 pub struct DeviceMetrics {
     pub poll_seconds: Histogram,
     pub poll_errors: Counter,
-    /// 1 online, 0 offline, -1 not known yet.
+    /// 1 while the device answers, 0 otherwise.
     pub online: Gauge,
     /// Milliseconds after [`epoch`] of the last successful poll, plus one; 0 = none yet.
     last_good_poll_ms: AtomicU64,
@@ -418,7 +418,7 @@ fn render_devices(out: &mut String) {
         out,
         "ocppgw_device_online",
         "gauge",
-        "1 when the device answers, 0 when offline, -1 before its first poll.",
+        "1 while the device answers, 0 otherwise.",
     );
     for (name, d) in &devices {
         let _ = writeln!(

@@ -6,10 +6,12 @@ mod admin_common;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use admin_common::{loopback, scratch, wait_for, write_config, Gateway, WAIT};
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
 use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
+use rustls::pki_types::PrivateKeyDer;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"));
@@ -162,4 +164,80 @@ fn diag_csms_checks_every_step() {
     assert!(stdout.contains("tcp        FAILED"), "{stdout}");
     assert!(stdout.contains("connection refused"), "{stdout}");
     assert!(stdout.contains("websocket  -"), "{stdout}");
+}
+
+/// A CA and a server certificate for `host` signed by it: (CA PEM, server config).
+fn tls_server(host: &str) -> (String, Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec![host.to_string()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let der = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], der)
+        .unwrap();
+    (ca_cert.pem(), Arc::new(config))
+}
+
+/// Serves TLS handshakes on loopback and then closes each connection (no WebSocket).
+fn handshake_only(config: Arc<rustls::ServerConfig>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut sock in listener.incoming().map_while(Result::ok) {
+            sock.set_read_timeout(Some(WAIT)).unwrap();
+            let mut conn = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+            while conn.is_handshaking() {
+                if conn.complete_io(&mut sock).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn diag_csms_checks_the_tls_chain_and_name() {
+    for (host, expect) in [
+        ("other.example", "not issued for this host name"),
+        (
+            "localhost",
+            "chain of 1 certificate(s) trusted by ca_cert_path",
+        ),
+    ] {
+        let (ca, config) = tls_server(host);
+        let port = handshake_only(config);
+        let dir = scratch(&format!("admin-cli-diag-tls-{host}"));
+        std::fs::write(dir.join("ca.pem"), ca).unwrap();
+        let config = write_config(
+            &dir,
+            "\n[system.security]\nca_cert_path = \"ca.pem\"\n",
+            &format!("wss://localhost:{port}/ocpp"),
+            &[([127, 0, 0, 1], 9).into()],
+        );
+        let out = run(&["diag", "csms", "--config", config.to_str().unwrap()], &[]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stdout}");
+        assert!(stdout.contains("tcp        ok"), "{stdout}");
+        assert!(stdout.contains(expect), "{host}: {stdout}");
+        if host == "localhost" {
+            assert!(stdout.contains("tls        ok"), "{stdout}");
+            // The handshake-only server never upgrades.
+            assert!(stdout.contains("websocket  FAILED"), "{stdout}");
+        } else {
+            assert!(stdout.contains("tls        FAILED"), "{stdout}");
+        }
+    }
 }
