@@ -88,7 +88,8 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("ocpp-gw diag modbus-tcp: {e}");
+                let text = diag::wrap("ocpp-gw diag modbus-tcp: ", &e.to_string(), diag::WIDTH);
+                eprintln!("{text}");
                 ExitCode::FAILURE
             }
         },

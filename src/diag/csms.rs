@@ -51,14 +51,16 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "CSMS check for station {}: {}", self.station, self.url)?;
+        let head = format!("CSMS check for station {}: ", self.station);
+        writeln!(f, "{}", super::wrap(&head, &self.url, super::WIDTH))?;
         for (name, outcome) in &self.steps {
             let (word, text) = match outcome {
                 Outcome::Ok(t) => ("ok", t),
                 Outcome::Failed(t) => ("FAILED", t),
                 Outcome::Skipped(t) => ("-", t),
             };
-            writeln!(f, "  {name:<10} {word:<7} {text}")?;
+            let prefix = format!("  {name:<10} {word:<7} ");
+            writeln!(f, "{}", super::wrap(&prefix, text, super::WIDTH))?;
         }
         if self.ok() {
             write!(
