@@ -3,10 +3,10 @@
 # cross/build.sh. Source it to get the helpers (then call ocpp_gw_setup), or run it directly.
 set -euo pipefail
 
-# Debian packages the build needs beyond the Rust toolchain. Empty on purpose: rusqlite bundles
-# SQLite and ring brings its own assembly, so gcc (already on the machine) is enough. Add a name
-# here the day a -sys crate needs a system library.
-OCPP_GW_APT_PACKAGES=()
+# Debian packages beyond the Rust toolchain. The build needs none (rusqlite bundles SQLite, ring
+# brings its own assembly, gcc is already on the machine); chromium is for the test that loads
+# the status page in a real headless browser (tests/status_page.rs).
+OCPP_GW_APT_PACKAGES=(chromium)
 
 # Messages carry the name of the command that was run (test.sh, demo.sh, build.sh, setup.sh).
 say() { printf '%s: %s\n' "${0##*/}" "$*"; }

@@ -1,6 +1,10 @@
 //! Command-line parsing: `--long-flags`, subcommands, nothing clever.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+use crate::config::Role;
+use crate::diag::modbus::{parse_operation, Operation};
 
 /// The default config file of an installed gateway.
 pub const DEFAULT_CONFIG: &str = "/etc/ocpp-gw/ocpp-gw.toml";
@@ -12,8 +16,20 @@ usage: ocpp-gw <command> [options]
 commands:
   run [--config PATH]            run the gateway (default config /etc/ocpp-gw/ocpp-gw.toml)
   check-config [PATH]            validate a config and its templates; exit 2 on errors
-  demo [--chargers N] [--duration SECONDS]
-                                 simulated chargers + local CSMS + gateway on loopback
+  demo [--chargers N] [--duration SECONDS] [--admin ADDR]
+                                 simulated chargers + local CSMS + gateway on loopback,
+                                 admin API and status page on ADDR (127.0.0.1:8080)
+  status [--config PATH] [--url URL] [--token TOKEN]
+                                 status of the running gateway, from its admin API
+                                 (token from --token or OCPPGW_TOKEN)
+  token new --role viewer|operator|admin [--name NAME]
+                                 make an admin API token and its config line
+  diag modbus-tcp --host H [--port 502] --unit U OPERATION
+      OPERATION is  read holding|input|coil|discrete ADDR [COUNT]
+                or  write holding|coil ADDR VALUE...
+      ADDR is the 0-based protocol address; numbers are decimal or 0x hex
+  diag csms [--config PATH] [--station ID]
+                                 check DNS, TCP, TLS and the OCPP WebSocket upgrade
   diag el discover [--timeout S] [--interface A]
                                  list ECHONET Lite nodes, objects and maps
   diag el get --ip A --eoj EOJ --epc EPC[,EPC...] [--timeout S] [--interface A]
@@ -35,6 +51,26 @@ pub enum Command {
     Demo {
         chargers: usize,
         duration: Option<u64>,
+        admin: SocketAddr,
+    },
+    Status {
+        config: PathBuf,
+        url: Option<String>,
+        token: Option<String>,
+    },
+    TokenNew {
+        role: Role,
+        name: Option<String>,
+    },
+    DiagModbusTcp {
+        host: String,
+        port: u16,
+        unit: u8,
+        operation: Operation,
+    },
+    DiagCsms {
+        config: PathBuf,
+        station: Option<String>,
     },
     /// `diag el …`: ECHONET Lite diagnostics.
     DiagEl(crate::diag::el::ElCommand),
@@ -82,11 +118,18 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         }
         "demo" => {
             let (mut chargers, mut duration) = (3, None);
+            let mut admin = SocketAddr::from(([127, 0, 0, 1], 8080));
             let mut flags = Flags::new(&rest);
             while let Some(flag) = flags.next_flag()? {
                 match flag {
                     "--chargers" => chargers = flags.number(flag)?,
                     "--duration" => duration = Some(flags.number(flag)?),
+                    "--admin" => {
+                        let v = flags.value(flag)?;
+                        admin = v
+                            .parse()
+                            .map_err(|_| format!("--admin: {v:?} is not an address:port"))?;
+                    }
                     _ => return Err(format!("demo: unknown option {flag}")),
                 }
             }
@@ -96,14 +139,91 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Ok(Command::Demo {
                 chargers: chargers as usize,
                 duration,
+                admin,
             })
         }
-        "diag" => match rest.split_first() {
-            Some((&"el", args)) => crate::diag::el::parse(args).map(Command::DiagEl),
-            Some((other, _)) => Err(format!("diag: unknown subcommand {other}")),
-            None => Err("diag: which one? (el)".into()),
-        },
+        "status" => {
+            let (mut config, mut url, mut token) = (PathBuf::from(DEFAULT_CONFIG), None, None);
+            let mut flags = Flags::new(&rest);
+            while let Some(flag) = flags.next_flag()? {
+                match flag {
+                    "--config" => config = PathBuf::from(flags.value(flag)?),
+                    "--url" => url = Some(flags.value(flag)?.to_string()),
+                    "--token" => token = Some(flags.value(flag)?.to_string()),
+                    _ => return Err(format!("status: unknown option {flag}")),
+                }
+            }
+            Ok(Command::Status { config, url, token })
+        }
+        "token" => parse_token(&rest),
+        "diag" => parse_diag(&rest),
         other => Err(format!("unknown command {other}")),
+    }
+}
+
+fn parse_token(rest: &[&str]) -> Result<Command, String> {
+    let Some((&"new", rest)) = rest.split_first() else {
+        return Err("token: expected `token new --role ROLE`".into());
+    };
+    let (mut role, mut name) = (None, None);
+    let mut flags = Flags::new(rest);
+    while let Some(flag) = flags.next_flag()? {
+        match flag {
+            "--role" => {
+                let v = flags.value(flag)?;
+                role =
+                    Some(Role::from_name(v).ok_or_else(|| {
+                        format!("--role: {v:?} is not viewer, operator or admin")
+                    })?);
+            }
+            "--name" => name = Some(flags.value(flag)?.to_string()),
+            _ => return Err(format!("token new: unknown option {flag}")),
+        }
+    }
+    let role = role.ok_or("token new: --role is required")?;
+    Ok(Command::TokenNew { role, name })
+}
+
+fn parse_diag(rest: &[&str]) -> Result<Command, String> {
+    match rest.split_first() {
+        Some((&"modbus-tcp", rest)) => {
+            let (mut host, mut port, mut unit) = (None, 502, None);
+            let mut flags = Flags::new(rest);
+            let mut operation = Vec::new();
+            while let Some(arg) = flags.next_any() {
+                match arg {
+                    "--host" => host = Some(flags.value(arg)?.to_string()),
+                    "--port" => port = flags.bounded(arg, 1, u16::MAX.into())? as u16,
+                    "--unit" => unit = Some(flags.bounded(arg, 0, 255)? as u8),
+                    a if a.starts_with("--") => {
+                        return Err(format!("diag modbus-tcp: unknown option {a}"))
+                    }
+                    word => operation.push(word),
+                }
+            }
+            Ok(Command::DiagModbusTcp {
+                host: host.ok_or("diag modbus-tcp: --host is required")?,
+                port,
+                unit: unit.ok_or("diag modbus-tcp: --unit is required")?,
+                operation: parse_operation(&operation)
+                    .map_err(|e| format!("diag modbus-tcp: {e}"))?,
+            })
+        }
+        Some((&"csms", rest)) => {
+            let (mut config, mut station) = (PathBuf::from(DEFAULT_CONFIG), None);
+            let mut flags = Flags::new(rest);
+            while let Some(flag) = flags.next_flag()? {
+                match flag {
+                    "--config" => config = PathBuf::from(flags.value(flag)?),
+                    "--station" => station = Some(flags.value(flag)?.to_string()),
+                    _ => return Err(format!("diag csms: unknown option {flag}")),
+                }
+            }
+            Ok(Command::DiagCsms { config, station })
+        }
+        Some((&"el", args)) => crate::diag::el::parse(args).map(Command::DiagEl),
+        Some((other, _)) => Err(format!("diag: unknown target {other}")),
+        None => Err("diag: expected a target (modbus-tcp, csms, el)".into()),
     }
 }
 
@@ -141,6 +261,15 @@ impl<'a> Flags<'a> {
         v.parse()
             .map_err(|_| format!("{flag}: {v:?} is not a whole number"))
     }
+
+    fn bounded(&mut self, flag: &str, min: u64, max: u64) -> Result<u64, String> {
+        let n = self.number(flag)?;
+        if (min..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("{flag}: must be between {min} and {max}"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,7 +300,53 @@ mod tests {
             p(&["demo", "--chargers", "5", "--duration", "30"]),
             Ok(Command::Demo {
                 chargers: 5,
-                duration: Some(30)
+                duration: Some(30),
+                admin: ([127, 0, 0, 1], 8080).into(),
+            })
+        );
+        assert_eq!(
+            p(&["status", "--url", "http://127.0.0.1:1", "--token", "t"]),
+            Ok(Command::Status {
+                config: DEFAULT_CONFIG.into(),
+                url: Some("http://127.0.0.1:1".into()),
+                token: Some("t".into()),
+            })
+        );
+        assert_eq!(
+            p(&["token", "new", "--role", "operator"]),
+            Ok(Command::TokenNew {
+                role: Role::Operator,
+                name: None
+            })
+        );
+        assert_eq!(
+            p(&[
+                "diag",
+                "modbus-tcp",
+                "--host",
+                "h",
+                "--unit",
+                "3",
+                "read",
+                "coil",
+                "5"
+            ]),
+            Ok(Command::DiagModbusTcp {
+                host: "h".into(),
+                port: 502,
+                unit: 3,
+                operation: Operation::Read {
+                    table: crate::device::ModbusTable::Coil,
+                    address: 5,
+                    count: 1
+                },
+            })
+        );
+        assert_eq!(
+            p(&["diag", "csms", "--station", "CP9"]),
+            Ok(Command::DiagCsms {
+                config: DEFAULT_CONFIG.into(),
+                station: Some("CP9".into())
             })
         );
         assert!(matches!(
@@ -188,7 +363,40 @@ mod tests {
         assert!(p(&["demo", "--chargers", "0"]).is_err());
         assert!(p(&["check-config", "a", "b"]).is_err());
         assert!(p(&["frobnicate"]).is_err());
+        assert!(p(&["demo", "--admin", "localhost"]).is_err());
+        assert!(p(&["token", "new"]).is_err());
+        assert!(p(&["token", "new", "--role", "root"]).is_err());
+        assert!(p(&["token"]).is_err());
         assert!(p(&["diag"]).is_err());
+        assert!(p(&["diag", "modbus-tcp", "--unit", "1", "read", "coil", "0"]).is_err());
+        assert!(p(&["diag", "modbus-tcp", "--host", "h", "read", "coil", "0"]).is_err());
+        assert!(p(&[
+            "diag",
+            "modbus-tcp",
+            "--host",
+            "h",
+            "--unit",
+            "256",
+            "read",
+            "coil",
+            "0"
+        ])
+        .is_err());
+        assert!(p(&["diag", "modbus-tcp", "--host", "h", "--unit", "1", "read"]).is_err());
+        assert!(p(&[
+            "diag",
+            "modbus-tcp",
+            "--host",
+            "h",
+            "--port",
+            "0",
+            "--unit",
+            "1",
+            "read",
+            "coil",
+            "0"
+        ])
+        .is_err());
         assert!(p(&["diag", "zz"]).is_err());
         assert!(p(&["diag", "el", "get"]).is_err());
     }

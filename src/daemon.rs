@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use crate::admin::{AdminError, AdminServer, AdminSettings};
 use crate::chan::{self, SendError};
 use crate::config::{self, Config, Protocol};
 use crate::device::{BusCmd, DeviceEvent, PoolCmd, WorkerCmd};
 use crate::echonet;
-use crate::hub::{charger_specs, Control, Hub, Inbox, Workers};
+use crate::hub::{charger_specs, Control, Hub, Inbox, Query, Workers};
+use crate::metrics;
 use crate::modbus::pool::spawn_tcp_pool;
 use crate::modbus::rtu_bus::spawn_rtu_bus;
 use crate::modbus::settings::{pool_settings, rtu_bus_settings};
@@ -23,6 +25,8 @@ use crate::watch;
 const HUB_INBOX_CAPACITY: usize = 4096;
 /// Capacity of the hub → device worker channels.
 const WORKER_CAPACITY: usize = 1024;
+/// Capacity of the admin → hub channel: a handful of requests at a time.
+const ADMIN_CAPACITY: usize = 64;
 /// How long `stop` waits for worker threads before leaving them to the process exit.
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
@@ -33,6 +37,8 @@ pub enum DaemonError {
     Thread(#[from] std::io::Error),
     #[error("CSMS TLS settings: {0}")]
     Tls(#[from] link::TlsError),
+    #[error("{0}")]
+    Admin(#[from] AdminError),
 }
 
 /// The running gateway.
@@ -42,6 +48,10 @@ pub struct Daemon {
     link: LinkHandle,
     link_thread: JoinHandle<()>,
     workers: Vec<Worker>,
+    /// The admin API and status page, when configured.
+    admin: Option<AdminServer>,
+    /// The `/metrics`-only listener of `system.metrics.prometheus_port`.
+    prometheus: Option<AdminServer>,
 }
 
 /// A device worker thread and how to ask it to stop.
@@ -67,9 +77,11 @@ impl Worker {
 impl Daemon {
     /// Starts every worker for `config`'s devices and their stations.
     pub fn start(config: &Config) -> Result<Daemon, DaemonError> {
+        metrics::mark_start();
         let (device_tx, device_rx) = crossbeam_channel::bounded::<DeviceEvent>(HUB_INBOX_CAPACITY);
         let (link_tx, link_rx) = crossbeam_channel::bounded::<LinkEvent>(HUB_INBOX_CAPACITY);
         let (control_tx, control_rx) = crossbeam_channel::bounded::<Control>(16);
+        let (admin_tx, admin_rx) = crossbeam_channel::bounded::<Query>(ADMIN_CAPACITY);
 
         let tls = tls_config(config)?;
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
@@ -124,17 +136,45 @@ impl Daemon {
             devices: device_rx,
             links: link_rx,
             control: control_rx,
+            admin: admin_rx,
         };
         let hub = std::thread::Builder::new()
             .name("hub".into())
             .spawn(move || hub.run(inbox))?;
-        Ok(Daemon {
+        let mut daemon = Daemon {
             control: control_tx,
             hub,
             link,
             link_thread,
             workers: threads,
-        })
+            admin: None,
+            prometheus: None,
+        };
+        if let Err(e) = daemon.start_admin(config, &admin_tx) {
+            daemon.stop();
+            return Err(e.into());
+        }
+        Ok(daemon)
+    }
+
+    fn start_admin(&mut self, config: &Config, hub: &Sender<Query>) -> Result<(), AdminError> {
+        let system = &config.system;
+        if let Some(admin) = &system.admin {
+            let mut settings =
+                AdminSettings::from_config(admin, &system.security, &config.csms.url)?;
+            settings.config_path = Some(config.path.clone());
+            self.admin = Some(AdminServer::start(settings, hub.clone())?);
+        }
+        if let Some(port) = system.metrics.prometheus_port {
+            let settings = AdminSettings::metrics_only(port);
+            self.prometheus = Some(AdminServer::start(settings, hub.clone())?);
+        }
+        Ok(())
+    }
+
+    /// The admin API's base URL (`http://127.0.0.1:8080`), when it runs.
+    pub fn admin_url(&self) -> Option<String> {
+        self.admin.as_ref().map(AdminServer::url)
     }
 
     /// Loads and checks the config at `path` again and hands it to the hub; a config with
@@ -146,6 +186,9 @@ impl Daemon {
     /// Stops the hub, closes every link and device connection, and joins the threads.
     pub fn stop(self) {
         let deadline = Instant::now() + STOP_BUDGET;
+        for server in [self.admin, self.prometheus].into_iter().flatten() {
+            server.stop();
+        }
         let _ = self.control.send(Control::Shutdown);
         join_by(self.hub, "hub", deadline);
         self.link.shutdown();
@@ -163,7 +206,7 @@ impl Daemon {
 }
 
 /// The TLS settings every station's `wss://` link uses; `None` for `ws://` or the defaults.
-fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, DaemonError> {
+pub fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, link::TlsError> {
     if !config.csms.uses_tls() {
         return Ok(None);
     }
@@ -176,7 +219,7 @@ fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, Daem
         ca_certs: security.ca_cert_path.as_deref(),
         client_cert,
     };
-    Ok(link::client_config(&files)?)
+    link::client_config(&files)
 }
 
 /// Loads `path` and, if it is valid, asks the hub to apply it.

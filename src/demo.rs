@@ -24,10 +24,17 @@ pub enum DemoError {
     Config(#[from] config::ConfigErrors),
     #[error("{0}")]
     Daemon(#[from] crate::daemon::DaemonError),
+    #[error("cannot make the demo token: the system random generator failed")]
+    Token,
 }
 
-/// Runs the demo until Ctrl-C or for `duration`.
-pub fn run(chargers: usize, duration: Option<Duration>) -> Result<(), DemoError> {
+/// Runs the demo until Ctrl-C or for `duration`, with the admin API and status page on
+/// `admin` (port 0 picks a free one).
+pub fn run(
+    chargers: usize,
+    duration: Option<Duration>,
+    admin: SocketAddr,
+) -> Result<(), DemoError> {
     crate::logging::init(log::LevelFilter::Warn);
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let csms = CsmsSim::start(loopback, CsmsOptions::default())?;
@@ -40,7 +47,8 @@ pub fn run(chargers: usize, duration: Option<Duration>) -> Result<(), DemoError>
     }
 
     let dir = std::env::temp_dir().join(format!("ocpp-gw-demo-{}", std::process::id()));
-    let config_path = write_config(&dir, &csms.url(), &sims)?;
+    let (token, token_hash) = crate::admin::new_token().map_err(|_| DemoError::Token)?;
+    let config_path = write_config(&dir, &csms.url(), &sims, admin, &token_hash)?;
     let config = config::load(&config_path)?;
 
     println!(
@@ -55,6 +63,12 @@ pub fn run(chargers: usize, duration: Option<Duration>) -> Result<(), DemoError>
 
     let records = csms.subscribe();
     let daemon = Daemon::start(&config)?;
+    if let Some(url) = daemon.admin_url() {
+        println!("status page: {url}/");
+        println!("admin API:   {url}/api/v1 (OpenAPI at {url}/api/v1/openapi.json)");
+        println!("demo operator token (this run only): {token}");
+        println!("  try: OCPPGW_TOKEN={token} ocpp-gw status --url {url}\n");
+    }
     let signals = signal_channel()?;
     let started = Instant::now();
     let steps = tick(Duration::from_secs(4));
@@ -133,7 +147,13 @@ fn clock(started: Instant) -> String {
     format!("{:.1}s", started.elapsed().as_secs_f64())
 }
 
-fn write_config(dir: &Path, csms_url: &str, sims: &[ModbusChargerSim]) -> std::io::Result<PathBuf> {
+fn write_config(
+    dir: &Path,
+    csms_url: &str,
+    sims: &[ModbusChargerSim],
+    admin: SocketAddr,
+    token_hash: &str,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir.join("templates"))?;
     std::fs::write(
         dir.join("templates").join(format!("{TEMPLATE_ID}.toml")),
@@ -141,6 +161,8 @@ fn write_config(dir: &Path, csms_url: &str, sims: &[ModbusChargerSim]) -> std::i
     )?;
     let mut text = format!(
         "[system]\nlog_level = \"warn\"\ndata_dir = \"{}\"\n\n\
+         [system.admin]\nbind = \"{admin}\"\n\
+         tokens = [{{ name = \"demo-operator\", role = \"operator\", sha256 = \"{token_hash}\" }}]\n\n\
          [csms]\nurl = \"{csms_url}\"\nreconnect_interval_sec = 2\nreconnect_random_range_sec = 1\n\
          heartbeat_interval_sec = 60\n",
         dir.join("data").display()

@@ -3,6 +3,7 @@
 //!
 //! Threads own I/O and talk through bounded channels; protocol cores are sans-IO.
 
+pub mod admin;
 pub mod chan;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod echonet;
 pub mod hub;
 pub mod logging;
 pub mod mapping;
+pub mod metrics;
 pub mod modbus;
 pub mod ocpp;
 #[cfg(feature = "sim")]

@@ -3,6 +3,7 @@
 //! `load` reads the config file and every template its devices use, checks everything, and
 //! reports all problems it can find at once, each naming the file and key to fix.
 
+mod admin;
 mod devices;
 mod echonet;
 mod error;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use crate::mapping::{Source, Template};
 
+pub use admin::{parse_sha256, AdminConfig, Role, TokenConfig, DEFAULT_ADMIN_BIND};
 pub use devices::MAX_DEVICES_PER_BUS;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{

@@ -9,6 +9,8 @@ use std::time::Duration;
 use super::security::{BasicAuthSource, Password, SecurityProfile};
 use crate::mapping::Template;
 
+use super::AdminConfig;
+
 /// The whole gateway configuration, checked and with defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -30,9 +32,13 @@ pub struct SystemConfig {
     pub templates_dir: PathBuf,
     /// Reload when the config file or a template changes (mtime polling), as on SIGHUP.
     pub watch_config: bool,
+    /// Log to this file (rotated by `log_rotation`) instead of stderr.
+    pub log_file: Option<PathBuf>,
     pub log_rotation: LogRotation,
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
+    /// The admin API and status page; `None` when `[system.admin]` is absent.
+    pub admin: Option<AdminConfig>,
 }
 
 /// `[system.log_rotation]`.

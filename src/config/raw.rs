@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::admin::RawAdmin;
+
 /// The config file. Sections are typed one by one (`parse::lenient`) so a problem in one does
 /// not hide those in the others.
 #[derive(Debug, Deserialize)]
@@ -28,12 +30,14 @@ pub(super) struct RawSystem {
     pub data_dir: Option<PathBuf>,
     pub templates_dir: Option<PathBuf>,
     pub watch_config: Option<bool>,
+    pub log_file: Option<PathBuf>,
     #[serde(default)]
     pub log_rotation: RawLogRotation,
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
     pub security: RawSecurity,
+    pub admin: Option<RawAdmin>,
 }
 
 /// `[system.log_rotation]`.

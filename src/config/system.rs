@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use log::LevelFilter;
 
+use super::admin::check_admin;
 use super::error::Problems;
 use super::raw::{RawCsms, RawSystem};
 use super::security::check_csms_security;
@@ -43,6 +44,7 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
         "templates_dir",
         raw.templates_dir.unwrap_or_else(|| "templates".into()),
     );
+    let log_file = raw.log_file.map(|v| path("log_file", v));
     let security = SecurityConfig {
         tls_cert_path: raw
             .security
@@ -93,16 +95,20 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
             "must be between 1 and 65535",
         );
     }
+    let has_tls_cert = security.tls_cert_path.is_some() && security.tls_key_path.is_some();
+    let admin = raw.admin.map(|a| check_admin(a, has_tls_cert, p));
     SystemConfig {
         log_level,
         data_dir,
         templates_dir,
         watch_config: raw.watch_config.unwrap_or(false),
+        log_file,
         log_rotation,
         metrics: MetricsConfig {
             prometheus_port: raw.metrics.prometheus_port,
         },
         security,
+        admin,
     }
 }
 

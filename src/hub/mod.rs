@@ -3,6 +3,7 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod query;
 mod reload;
 mod spec;
 mod timers;
@@ -16,12 +17,16 @@ use crossbeam_channel::{never, select, Receiver};
 use crate::chan::SendError;
 use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
+use crate::metrics;
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+pub use query::{
+    DeviceDetail, DeviceLink, DeviceSummary, GatewaySnapshot, Query, Reading, VariableSnapshot,
+};
 pub use reload::{diff, ReloadPlan};
 pub use spec::{charger_specs, ChargerSpec, DevicePlan, WorkerOp, Workers};
 use timers::Timers;
@@ -40,6 +45,8 @@ pub struct Inbox {
     pub devices: Receiver<DeviceEvent>,
     pub links: Receiver<LinkEvent>,
     pub control: Receiver<Control>,
+    /// Questions from the admin server.
+    pub admin: Receiver<Query>,
 }
 
 /// The central mapping thread's state.
@@ -110,6 +117,7 @@ impl Hub {
             self.drive(key);
         }
         let mut devices = inbox.devices;
+        let mut admin = inbox.admin;
         loop {
             let timer = match self.timers.next() {
                 Some(at) => crossbeam_channel::at(at),
@@ -129,6 +137,10 @@ impl Hub {
                     Ok(Control::Reload(config)) => self.reload(*config),
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
+                recv(admin) -> query => match query {
+                    Ok(query) => self.answer(query, &devices, &inbox.links, &admin),
+                    Err(_) => admin = never(),
+                },
                 recv(timer) -> _ => {
                     for key in self.timers.due(Instant::now()) {
                         self.drive(key);
@@ -143,6 +155,11 @@ impl Hub {
         let Some(charger) = self.chargers.get_mut(&key) else {
             return;
         };
+        match &event {
+            DeviceEvent::Online { .. } => metrics::device(&charger.name).online.set(1),
+            DeviceEvent::Offline { .. } => metrics::device(&charger.name).online.set(0),
+            DeviceEvent::Values { .. } | DeviceEvent::Written { .. } => {}
+        }
         let values_changed = matches!(event, DeviceEvent::Values { .. });
         charger.apply(event);
         if values_changed {
@@ -164,13 +181,16 @@ impl Hub {
             return;
         };
         let station = &mut charger.station;
+        let counters = metrics::station(station.ocpp_id());
         match event {
             LinkEvent::Connected { .. } => {
                 log::info!("{}: connected to the CSMS", station.ocpp_id());
+                counters.opened();
                 station.connected(now);
             }
             LinkEvent::ConnectFailed { error, auth, .. } => {
                 log::warn!("{}: cannot connect to the CSMS: {error}", station.ocpp_id());
+                counters.closed(true);
                 if auth {
                     station.auth_failed(now, SystemTime::now(), &error);
                 } else {
@@ -179,10 +199,12 @@ impl Hub {
             }
             LinkEvent::Closed { reason, .. } => {
                 log::warn!("{}: CSMS link closed: {reason}", station.ocpp_id());
+                counters.closed(false);
                 station.link_down(now);
             }
             LinkEvent::Received { text, .. } => {
-                station.received(now, SystemTime::now(), &text, &mut self.effects)
+                counters.received.inc();
+                station.received(now, SystemTime::now(), &text, &mut self.effects);
             }
         }
         self.drive(key);
@@ -199,7 +221,10 @@ impl Hub {
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
+        let counters =
+            (!self.effects.is_empty()).then(|| metrics::station(charger.station.ocpp_id()));
         for effect in self.effects.drain(..) {
+            let frame = matches!(effect, Effect::Send(_));
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
                     link: LinkId(key),
@@ -227,7 +252,14 @@ impl Hub {
                     continue;
                 }
             };
-            match self.link.send(cmd) {
+            let sent = self.link.send(cmd);
+            if let (true, Some(counters)) = (frame, &counters) {
+                match sent {
+                    Ok(()) => counters.sent.inc(),
+                    Err(_) => counters.failed.inc(),
+                }
+            }
+            match sent {
                 Ok(()) => {}
                 Err(SendError::Full(LinkCmd::Connect { .. })) => charger.station.link_down(now),
                 // A lost CALL times out in the station and is derived again; a lost reply

@@ -186,6 +186,8 @@ mod tests {
                 data_dir: "/tmp".into(),
                 templates_dir: "templates".into(),
                 watch_config: false,
+                log_file: None,
+                admin: None,
                 log_rotation: LogRotation {
                     max_size_mb: 10,
                     max_files: 5,

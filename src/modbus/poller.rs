@@ -92,6 +92,7 @@ impl Polled {
             DevicePlans::split_overlapping(other, block);
         }
         let done = Instant::now();
+        crate::metrics::poll_finished(&self.tracker.name, done - now, outcome.is_ok());
         match outcome {
             Ok(results) => {
                 if slow_due {

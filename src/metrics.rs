@@ -1,0 +1,548 @@
+//! Process-wide metrics on atomics, rendered in the Prometheus text exposition format.
+//!
+//! Threads update them without locks on the hot path except a read-locked map lookup for
+//! labelled families; the admin server renders them on demand. Labelled series are created on
+//! first use and kept for the life of the process.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+/// Upper bounds (seconds) of the device poll latency histogram; a whole poll of one device.
+pub const POLL_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// A counter at zero.
+    pub const fn new() -> Counter {
+        Counter(AtomicU64::new(0))
+    }
+
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Durations in the fixed [`POLL_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last slot is above every bound.
+    buckets: [AtomicU64; POLL_BUCKETS.len() + 1],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        let slot = POLL_BUCKETS
+            .iter()
+            .position(|bound| secs <= *bound)
+            .unwrap_or(POLL_BUCKETS.len());
+        if let Some(bucket) = self.buckets.get(slot) {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// How many durations were recorded.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-device series.
+#[derive(Debug, Default)]
+pub struct DeviceMetrics {
+    pub poll_seconds: Histogram,
+    pub poll_errors: Counter,
+    /// 1 while the device answers, 0 otherwise.
+    pub online: Gauge,
+    /// Milliseconds after [`epoch`] of the last successful poll, plus one; 0 = none yet.
+    last_good_poll_ms: AtomicU64,
+}
+
+impl DeviceMetrics {
+    /// When the device last answered a whole poll. Workers report only values that changed,
+    /// so this, not a value's own time, says how fresh the readings are.
+    pub fn last_good_poll(&self) -> Option<Instant> {
+        match self.last_good_poll_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(epoch() + Duration::from_millis(ms - 1)),
+        }
+    }
+}
+
+/// Per-station series of the CSMS link.
+#[derive(Debug, Default)]
+pub struct StationMetrics {
+    /// OCPP-J frames handed to the link worker.
+    pub sent: Counter,
+    /// OCPP-J frames received from the CSMS.
+    pub received: Counter,
+    /// Frames the link worker could not take (queue full or gone).
+    pub failed: Counter,
+    /// 1 while the WebSocket is open.
+    pub connected: Gauge,
+    pub connects: Counter,
+    /// Connections after the first one.
+    pub reconnects: Counter,
+    pub connect_failures: Counter,
+}
+
+impl StationMetrics {
+    /// The WebSocket opened.
+    pub fn opened(&self) {
+        self.connected.set(1);
+        if self.connects.0.fetch_add(1, Ordering::Relaxed) > 0 {
+            self.reconnects.inc();
+        }
+    }
+
+    /// The WebSocket closed, or an attempt to open it failed.
+    pub fn closed(&self, attempt_failed: bool) {
+        self.connected.set(0);
+        if attempt_failed {
+            self.connect_failures.inc();
+        }
+    }
+}
+
+/// A labelled family: one `T` per label value.
+#[derive(Debug)]
+struct Family<T> {
+    series: RwLock<BTreeMap<String, Arc<T>>>,
+}
+
+impl<T: Default> Family<T> {
+    const fn new() -> Self {
+        Family {
+            series: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    fn get(&self, label: &str) -> Arc<T> {
+        let existing = self
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(label)
+            .cloned();
+        match existing {
+            Some(series) => series,
+            None => Arc::clone(
+                self.series
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(label.to_owned())
+                    .or_default(),
+            ),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(String, Arc<T>)> {
+        self.series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
+    }
+}
+
+static DEVICES: Family<DeviceMetrics> = Family::new();
+static STATIONS: Family<StationMetrics> = Family::new();
+/// Admin API requests refused for a missing or bad token.
+pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
+/// Admin API requests refused because the client address failed too often.
+pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
+static STARTED: OnceLock<Instant> = OnceLock::new();
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// A fixed instant that times stored in atomics are counted from.
+fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// The series of device `name` (the config's device id).
+pub fn device(name: &str) -> Arc<DeviceMetrics> {
+    DEVICES.get(name)
+}
+
+/// The series of station `ocpp_id`.
+pub fn station(ocpp_id: &str) -> Arc<StationMetrics> {
+    STATIONS.get(ocpp_id)
+}
+
+/// Records one poll of device `name`: how long it took and whether it failed.
+pub fn poll_finished(name: &str, took: Duration, ok: bool) {
+    let d = device(name);
+    d.poll_seconds.observe(took);
+    if ok {
+        let ms = u64::try_from(epoch().elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        d.last_good_poll_ms.store(ms + 1, Ordering::Relaxed);
+    } else {
+        d.poll_errors.inc();
+    }
+}
+
+/// Notes the gateway's start; the first call wins.
+pub fn mark_start() {
+    STARTED.get_or_init(Instant::now);
+}
+
+/// Time since [`mark_start`] (zero before it).
+pub fn uptime() -> Duration {
+    STARTED.get().map(Instant::elapsed).unwrap_or_default()
+}
+
+/// Gauges that only the hub knows, sampled at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HubGauges {
+    pub device_event_queue: usize,
+    pub link_event_queue: usize,
+    pub admin_queue: usize,
+    pub modbus_tcp_queue: usize,
+}
+
+/// Resident memory and CPU time of this process, from /proc/self.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessStats {
+    pub resident_bytes: u64,
+    pub cpu_seconds: f64,
+}
+
+impl ProcessStats {
+    /// Reads /proc/self/statm and /proc/self/stat; `None` where /proc is not available.
+    pub fn read() -> Option<ProcessStats> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let resident_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name may hold spaces and parentheses; the fields after it are plain.
+        let after_comm = stat.get(stat.rfind(')')? + 1..)?;
+        let mut fields = after_comm.split_whitespace();
+        // utime and stime are fields 14 and 15 of stat(5), i.e. 12th and 13th after `comm`.
+        let utime: u64 = fields.nth(11)?.parse().ok()?;
+        let stime: u64 = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf only reads a system constant.
+        let (page, ticks) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PAGESIZE),
+                libc::sysconf(libc::_SC_CLK_TCK),
+            )
+        };
+        let (page, ticks) = (u64::try_from(page).ok()?, u64::try_from(ticks).ok()?);
+        if ticks == 0 {
+            return None;
+        }
+        Some(ProcessStats {
+            resident_bytes: resident_pages.saturating_mul(page),
+            cpu_seconds: (utime + stime) as f64 / ticks as f64,
+        })
+    }
+}
+
+/// Renders every metric in the Prometheus text format (version 0.0.4).
+pub fn render(hub: Option<&HubGauges>) -> String {
+    let mut out = String::with_capacity(4096);
+    head(
+        &mut out,
+        "ocppgw_build_info",
+        "gauge",
+        "Version of the running gateway.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    head(
+        &mut out,
+        "ocppgw_uptime_seconds",
+        "gauge",
+        "Seconds since the gateway started.",
+    );
+    let _ = writeln!(out, "ocppgw_uptime_seconds {:.3}", uptime().as_secs_f64());
+    if let Some(p) = ProcessStats::read() {
+        head(
+            &mut out,
+            "ocppgw_process_resident_memory_bytes",
+            "gauge",
+            "Resident set size.",
+        );
+        let _ = writeln!(
+            out,
+            "ocppgw_process_resident_memory_bytes {}",
+            p.resident_bytes
+        );
+        head(
+            &mut out,
+            "ocppgw_process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time.",
+        );
+        let _ = writeln!(out, "ocppgw_process_cpu_seconds_total {:.3}", p.cpu_seconds);
+    }
+    head(
+        &mut out,
+        "ocppgw_channel_full_total",
+        "counter",
+        "Messages refused because a bounded channel was full.",
+    );
+    let full = crate::chan::CHANNEL_FULL_TOTAL.load(Ordering::Relaxed);
+    let _ = writeln!(out, "ocppgw_channel_full_total {full}");
+    head(
+        &mut out,
+        "ocppgw_admin_auth_failures_total",
+        "counter",
+        "Admin API requests with a missing or unknown token.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_admin_auth_failures_total {}",
+        ADMIN_AUTH_FAILURES.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_admin_rate_limited_total",
+        "counter",
+        "Admin API requests refused after too many failed authentications.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_admin_rate_limited_total {}",
+        ADMIN_RATE_LIMITED.get()
+    );
+    if let Some(h) = hub {
+        head(
+            &mut out,
+            "ocppgw_queue_depth",
+            "gauge",
+            "Messages waiting in a hub queue.",
+        );
+        for (queue, depth) in [
+            ("device_events", h.device_event_queue),
+            ("link_events", h.link_event_queue),
+            ("admin", h.admin_queue),
+            ("modbus_tcp", h.modbus_tcp_queue),
+        ] {
+            let _ = writeln!(out, "ocppgw_queue_depth{{queue=\"{queue}\"}} {depth}");
+        }
+    }
+    render_devices(&mut out);
+    render_stations(&mut out);
+    out
+}
+
+/// The HELP and TYPE lines of one metric.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn render_devices(out: &mut String) {
+    let devices = DEVICES.snapshot();
+    head(
+        out,
+        "ocppgw_device_poll_duration_seconds",
+        "histogram",
+        "Time to poll every variable of a device once.",
+    );
+    for (name, d) in &devices {
+        let label = escape(name);
+        let mut cumulative = 0;
+        for (i, bound) in POLL_BUCKETS.iter().enumerate() {
+            cumulative += d
+                .poll_seconds
+                .buckets
+                .get(i)
+                .map_or(0, |b| b.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "ocppgw_device_poll_duration_seconds_bucket{{device=\"{label}\",le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = d.poll_seconds.count();
+        let sum = d.poll_seconds.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "ocppgw_device_poll_duration_seconds_bucket{{device=\"{label}\",le=\"+Inf\"}} {count}\n\
+             ocppgw_device_poll_duration_seconds_sum{{device=\"{label}\"}} {sum:.6}\n\
+             ocppgw_device_poll_duration_seconds_count{{device=\"{label}\"}} {count}"
+        );
+    }
+    head(
+        out,
+        "ocppgw_device_poll_errors_total",
+        "counter",
+        "Polls that failed.",
+    );
+    for (name, d) in &devices {
+        let _ = writeln!(
+            out,
+            "ocppgw_device_poll_errors_total{{device=\"{}\"}} {}",
+            escape(name),
+            d.poll_errors.get()
+        );
+    }
+    head(
+        out,
+        "ocppgw_device_online",
+        "gauge",
+        "1 while the device answers, 0 otherwise.",
+    );
+    for (name, d) in &devices {
+        let _ = writeln!(
+            out,
+            "ocppgw_device_online{{device=\"{}\"}} {}",
+            escape(name),
+            d.online.get()
+        );
+    }
+}
+
+/// Name, type, help and value of one per-station metric.
+type StationSeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&StationMetrics) -> i64,
+);
+
+fn render_stations(out: &mut String) {
+    let stations = STATIONS.snapshot();
+    let series: [StationSeries; 7] = [
+        (
+            "ocppgw_station_messages_sent_total",
+            "counter",
+            "OCPP-J frames sent to the CSMS.",
+            |s| s.sent.get() as i64,
+        ),
+        (
+            "ocppgw_station_messages_received_total",
+            "counter",
+            "OCPP-J frames received from the CSMS.",
+            |s| s.received.get() as i64,
+        ),
+        (
+            "ocppgw_station_messages_failed_total",
+            "counter",
+            "OCPP-J frames that could not be handed to the CSMS link.",
+            |s| s.failed.get() as i64,
+        ),
+        (
+            "ocppgw_csms_connected",
+            "gauge",
+            "1 while the station's WebSocket is open.",
+            |s| s.connected.get(),
+        ),
+        (
+            "ocppgw_csms_connects_total",
+            "counter",
+            "WebSocket connections opened.",
+            |s| s.connects.get() as i64,
+        ),
+        (
+            "ocppgw_csms_reconnects_total",
+            "counter",
+            "WebSocket connections opened after the first.",
+            |s| s.reconnects.get() as i64,
+        ),
+        (
+            "ocppgw_csms_connect_failures_total",
+            "counter",
+            "Failed WebSocket connection attempts.",
+            |s| s.connect_failures.get() as i64,
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        head(out, name, kind, help);
+        for (station, s) in &stations {
+            let _ = writeln!(
+                out,
+                "{name}{{station=\"{}\"}} {}",
+                escape(station),
+                value(s)
+            );
+        }
+    }
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative() {
+        poll_finished("unit-test-dev", Duration::from_millis(3), true);
+        poll_finished("unit-test-dev", Duration::from_millis(30), false);
+        poll_finished("unit-test-dev", Duration::from_secs(9), false);
+        let text = render(None);
+        for line in [
+            "ocppgw_device_poll_duration_seconds_bucket{device=\"unit-test-dev\",le=\"0.005\"} 1",
+            "ocppgw_device_poll_duration_seconds_bucket{device=\"unit-test-dev\",le=\"0.05\"} 2",
+            "ocppgw_device_poll_duration_seconds_bucket{device=\"unit-test-dev\",le=\"5\"} 2",
+            "ocppgw_device_poll_duration_seconds_bucket{device=\"unit-test-dev\",le=\"+Inf\"} 3",
+            "ocppgw_device_poll_duration_seconds_count{device=\"unit-test-dev\"} 3",
+            "ocppgw_device_poll_errors_total{device=\"unit-test-dev\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+        let polled = device("unit-test-dev").last_good_poll().unwrap();
+        assert!(polled <= Instant::now());
+        assert_eq!(device("never-polled").last_good_poll(), None);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        station("we\"ird\\id\n").sent.inc();
+        let text = render(None);
+        assert!(
+            text.contains("ocppgw_station_messages_sent_total{station=\"we\\\"ird\\\\id\\n\"} 1")
+        );
+    }
+
+    #[test]
+    fn process_stats_come_from_proc() {
+        let p = ProcessStats::read().expect("Linux has /proc/self");
+        assert!(p.resident_bytes > 0);
+        assert!(p.cpu_seconds >= 0.0);
+    }
+}
