@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mapping;
 pub mod modbus;
 pub mod ocpp;
+pub mod sdnotify;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod station;

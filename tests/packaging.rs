@@ -319,7 +319,8 @@ fn recipe_builds_this_version_and_installs_files_that_exist() {
 fn systemd_unit_runs_unprivileged_and_hardened() {
     let service = unit_section("Service");
     let required = [
-        ("Type", "exec"),
+        ("Type", "notify"),
+        ("NotifyAccess", "main"),
         ("User", "ocpp-gw"),
         ("SupplementaryGroups", "dialout"),
         (
@@ -344,6 +345,22 @@ fn systemd_unit_runs_unprivileged_and_hardened() {
             .collect();
         assert_eq!(values, [value], "{UNIT}: [Service] {key}");
     }
+    let watchdog: Vec<&str> = service
+        .iter()
+        .filter(|(k, _)| k == "WatchdogSec")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let [watchdog] = watchdog[..] else {
+        panic!("{UNIT}: [Service] needs exactly one WatchdogSec, found {watchdog:?}");
+    };
+    let seconds = watchdog
+        .strip_suffix('s')
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("{UNIT}: WatchdogSec={watchdog} is not <seconds>s"));
+    assert!(
+        (10..=300).contains(&seconds),
+        "{UNIT}: WatchdogSec={watchdog}: too short for a loaded board or too long to matter"
+    );
     let install = unit_section("Install");
     assert!(
         install

@@ -9,7 +9,7 @@ mod timers;
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::{never, select, Receiver};
+use crossbeam_channel::{never, select, Receiver, Sender};
 
 use crate::chan::SendError;
 use crate::device::{DeviceEvent, DeviceId};
@@ -26,6 +26,8 @@ use timers::Timers;
 pub enum Control {
     /// Stop: the hub returns; the daemon then closes links and workers.
     Shutdown,
+    /// Liveness check for the service watchdog: the hub answers on the channel from its loop.
+    Ping(Sender<()>),
 }
 
 /// The hub's inbound channels.
@@ -93,6 +95,9 @@ impl Hub {
                     Err(_) => return,
                 },
                 recv(inbox.control) -> control => match control {
+                    Ok(Control::Ping(reply)) => {
+                        let _ = reply.try_send(());
+                    }
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
                 recv(timer) -> _ => {
