@@ -3,10 +3,10 @@
 # cross/build.sh. Source it to get the helpers (then call ocpp_gw_setup), or run it directly.
 set -euo pipefail
 
-# Debian packages the build needs beyond the Rust toolchain. Empty on purpose: rusqlite bundles
-# SQLite and ring brings its own assembly, so gcc (already on the machine) is enough. Add a name
-# here the day a -sys crate needs a system library.
-OCPP_GW_APT_PACKAGES=()
+# Debian packages beyond the Rust toolchain. The build needs none (rusqlite bundles SQLite, ring
+# brings its own assembly, gcc is on the machine); the packaging and OTA tests run these tools:
+# make (reads the Buildroot package), openssl (OTA signatures) and curl (OTA downloads).
+OCPP_GW_APT_PACKAGES=(make openssl curl)
 
 # Messages carry the name of the command that was run (test.sh, demo.sh, build.sh, setup.sh).
 say() { printf '%s: %s\n' "${0##*/}" "$*"; }
@@ -71,6 +71,17 @@ require_components() {
 	rustup component add "${missing[@]}"
 }
 
+# Installs cargo-deb (the Debian package test builds a .deb with it) when it is missing.
+# Compiling it takes about a minute on two cores, once per machine; the demo does not need it.
+require_cargo_deb() {
+	if cargo deb --version >/dev/null 2>&1; then
+		say "cargo-deb: present ($(cargo deb --version))"
+		return 0
+	fi
+	say "installing cargo-deb (cargo install cargo-deb --locked; about a minute)"
+	cargo install cargo-deb --locked
+}
+
 # The whole set-up that the test and demo commands need.
 ocpp_gw_setup() {
 	require_cargo
@@ -80,4 +91,5 @@ ocpp_gw_setup() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	ocpp_gw_setup
+	require_cargo_deb
 fi
