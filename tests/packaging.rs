@@ -431,7 +431,11 @@ fn ci_entry_point_runs_the_test_script() {
         "scripts/test.sh",
         "scripts/demo.sh",
         "scripts/yocto-crates.py",
+        "scripts/make-ota-bundle.sh",
+        "scripts/ota-update.sh",
         "cross/build.sh",
+        "debian/postinst",
+        "debian/postrm",
     ] {
         let mode = fs::metadata(repo().join(script))
             .unwrap_or_else(|e| panic!("{script}: {e}"))
