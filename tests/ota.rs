@@ -300,3 +300,72 @@ fn healthy_versions_over_http_are_kept_and_old_ones_pruned() {
     assert!(stderr.contains("already the current version"), "{stderr}");
     assert_eq!(ota.restarts().len(), restarts, "a no-op update restarted");
 }
+
+/// `ExecStart=` values of a unit file's [Service] section, in order.
+fn exec_starts(rel: &str) -> Vec<String> {
+    std::fs::read_to_string(repo().join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ExecStart="))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn systemd_drop_in_runs_the_current_version_and_falls_back_to_the_packaged_one() {
+    let unit = exec_starts("etc/systemd/ocpp-gw.service");
+    let [packaged] = &unit[..] else {
+        panic!("ocpp-gw.service: expected one ExecStart, got {unit:?}");
+    };
+    let args = packaged
+        .strip_prefix("/usr/bin/ocpp-gw ")
+        .expect("unit runs /usr/bin/ocpp-gw");
+    let drop_in = exec_starts("etc/systemd/ocpp-gw.service.d/ota.conf");
+    let [reset, wrapper] = &drop_in[..] else {
+        panic!("ota.conf: expected `ExecStart=` then the new command, got {drop_in:?}");
+    };
+    assert!(reset.is_empty(), "ota.conf must reset ExecStart first");
+    let script = std::fs::read_to_string(repo().join("scripts/ota-update.sh")).unwrap();
+    let prefix = script
+        .lines()
+        .find_map(|l| l.strip_prefix("prefix=${OCPP_GW_OTA_PREFIX:-"))
+        .and_then(|rest| rest.strip_suffix('}'))
+        .expect("ota-update.sh default prefix");
+    let shell = wrapper
+        .strip_prefix("/bin/sh -c '")
+        .and_then(|w| w.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("ota.conf: not a /bin/sh -c '...' wrapper: {wrapper}"));
+
+    // Run the wrapper as systemd would (`$$` is a literal `$`), with both binaries faked under a
+    // scratch root: each prints who it is and its arguments.
+    let ota = Ota::new("drop-in");
+    let root = ota.path("root");
+    let rooted_prefix = root.join(prefix.trim_start_matches('/'));
+    let fake = |path: &Path, who: &str| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, format!("#!/bin/sh\necho {who} \"$@\"\n")).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let current = rooted_prefix.join("versions/1.0.0/bin/ocpp-gw");
+    fake(&current, "ota");
+    fake(&root.join("usr/bin/ocpp-gw"), "packaged");
+    let shell = shell
+        .replace("$$", "$")
+        .replace(prefix, &rooted_prefix.to_string_lossy())
+        .replace(
+            "/usr/bin/ocpp-gw",
+            &root.join("usr/bin/ocpp-gw").to_string_lossy(),
+        );
+    let runs = || {
+        let out = run(Command::new("sh").arg("-c").arg(&shell));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        runs(),
+        format!("packaged {args}"),
+        "no OTA version installed yet"
+    );
+    std::os::unix::fs::symlink("versions/1.0.0", rooted_prefix.join("current")).unwrap();
+    assert_eq!(runs(), format!("ota {args}"));
+}

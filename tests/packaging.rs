@@ -5,6 +5,8 @@
 
 #[path = "packaging/buildroot.rs"]
 mod buildroot;
+#[path = "packaging/cross.rs"]
+mod cross;
 #[path = "packaging/deb.rs"]
 mod deb;
 
