@@ -21,18 +21,23 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 /// Why a notification could not be set up or sent.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    /// Neither a path nor an abstract name (systemd's `vsock:` addresses, for one).
     #[error("NOTIFY_SOCKET {addr:?}: only unix socket paths and @abstract names are supported")]
     UnsupportedAddress { addr: OsString },
+    /// Not a valid unix socket address (too long, for one).
     #[error("NOTIFY_SOCKET {addr:?}: {source}")]
     Address { addr: OsString, source: io::Error },
+    /// The sending socket could not be made.
     #[error("notify socket: {0}")]
     Socket(#[source] io::Error),
+    /// The manager's socket refused or timed out a notification.
     #[error("sending {state:?} to NOTIFY_SOCKET {addr:?}: {source}")]
     Send {
         state: String,
         addr: OsString,
         source: io::Error,
     },
+    /// `WATCHDOG_USEC` is set but not a period.
     #[error("WATCHDOG_USEC {value:?}: not a positive number of microseconds")]
     WatchdogUsec { value: String },
 }
@@ -57,16 +62,16 @@ impl Notifier {
     /// A notifier for `addr`: a filesystem path, or `@name` for a Linux abstract socket.
     pub fn connect(addr: &OsStr) -> Result<Notifier, NotifyError> {
         let bytes = addr.as_bytes();
-        let sock_addr = match bytes.first() {
-            Some(b'@') => SocketAddr::from_abstract_name(&bytes[1..]),
-            Some(b'/') => SocketAddr::from_pathname(addr),
-            _ => {
-                return Err(NotifyError::UnsupportedAddress {
-                    addr: addr.to_owned(),
-                })
-            }
-        }
-        .map_err(|source| NotifyError::Address {
+        let parsed = if let Some(name) = bytes.strip_prefix(b"@") {
+            SocketAddr::from_abstract_name(name)
+        } else if bytes.starts_with(b"/") {
+            SocketAddr::from_pathname(addr)
+        } else {
+            return Err(NotifyError::UnsupportedAddress {
+                addr: addr.to_owned(),
+            });
+        };
+        let sock_addr = parsed.map_err(|source| NotifyError::Address {
             addr: addr.to_owned(),
             source,
         })?;
