@@ -33,13 +33,17 @@ qemu_for() {
 	esac
 }
 
+# Fails (after saying why) when the target's standard library cannot be installed.
 require_rust_target() {
 	if rustup target list --installed | grep -qx "$1"; then
 		say "rust target $1: present"
-	else
-		say "adding rust target $1"
-		rustup target add "$1"
+		return 0
 	fi
+	say "adding rust target $1"
+	rustup target add "$1" && return 0
+	say "SKIPPED $1: 'rustup target add $1' failed (no standard library for it here)"
+	skipped+=("$1")
+	return 1
 }
 
 # Prints the binary's size, then runs `--version` under QEMU and checks that it names this
@@ -61,7 +65,7 @@ build_gnu() {
 	prefix=$(gcc_prefix "$target")
 	# shellcheck disable=SC2046 # one word per package
 	apt_install_missing $(gcc_packages "$target") qemu-user
-	require_rust_target "$target"
+	require_rust_target "$target" || return 0
 	var=$(echo "$target" | tr 'a-z-' 'A-Z_')
 	# The linker for rustc; CC/AR for the C parts (ring, bundled SQLite) built by the cc crate.
 	export "CARGO_TARGET_${var}_LINKER=$prefix-gcc"
@@ -85,7 +89,7 @@ build_musl() {
 		return 0
 	fi
 	apt_install_missing qemu-user
-	require_rust_target "$target"
+	require_rust_target "$target" || return 0
 	say "building $target with cargo zigbuild"
 	cargo zigbuild --release --target "$target"
 	check_binary "$target"

@@ -4,9 +4,10 @@
 set -euo pipefail
 
 # Debian packages beyond the Rust toolchain. The build needs none (rusqlite bundles SQLite, ring
-# brings its own assembly, gcc is already on the machine); chromium is for the test that loads
-# the status page in a real headless browser (tests/status_page.rs).
-OCPP_GW_APT_PACKAGES=(chromium)
+# brings its own assembly, gcc is on the machine). chromium is for the test that loads the
+# status page in a real headless browser (tests/status_page.rs); the packaging and OTA tests
+# run make (reads the Buildroot package), openssl (OTA signatures) and curl (OTA downloads).
+OCPP_GW_APT_PACKAGES=(chromium make openssl curl)
 
 # Messages carry the name of the command that was run (test.sh, demo.sh, build.sh, setup.sh).
 say() { printf '%s: %s\n' "${0##*/}" "$*"; }
@@ -71,6 +72,17 @@ require_components() {
 	rustup component add "${missing[@]}"
 }
 
+# Installs cargo-deb (the Debian package test builds a .deb with it) when it is missing.
+# Compiling it takes about a minute on two cores, once per machine; the demo does not need it.
+require_cargo_deb() {
+	if cargo deb --version >/dev/null 2>&1; then
+		say "cargo-deb: present ($(cargo deb --version))"
+		return 0
+	fi
+	say "installing cargo-deb (cargo install cargo-deb --locked; about a minute)"
+	cargo install cargo-deb --locked
+}
+
 # The whole set-up that the test and demo commands need.
 ocpp_gw_setup() {
 	require_cargo
@@ -80,4 +92,5 @@ ocpp_gw_setup() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	ocpp_gw_setup
+	require_cargo_deb
 fi

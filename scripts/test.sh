@@ -9,6 +9,7 @@ cd "$repo"
 # shellcheck source=scripts/setup.sh
 . scripts/setup.sh
 ocpp_gw_setup
+require_cargo_deb
 
 # The schema-validation tests read the official OCPP 2.0.1 JSON schemas from outside the repo.
 schemas=${OCPP_SCHEMAS_DIR:-$repo/../shared/ocpp-2.0.1-schemas}

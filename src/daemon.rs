@@ -19,6 +19,7 @@ use crate::modbus::pool::spawn_tcp_pool;
 use crate::modbus::rtu_bus::spawn_rtu_bus;
 use crate::modbus::settings::{pool_settings, rtu_bus_settings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
+use crate::sdnotify::{self, Notifier, Watchdog};
 use crate::watch;
 
 /// Capacity of the device → hub and link → hub channels.
@@ -259,6 +260,8 @@ fn join_by(thread: JoinHandle<()>, name: &str, deadline: Instant) {
 
 /// Runs the gateway until SIGTERM or SIGINT, then stops it cleanly. SIGHUP (and, with
 /// `system.watch_config`, a change to the config file or a template) reloads the config.
+/// Under systemd (`Type=notify`) it reports readiness and shutdown, and pings the watchdog
+/// while the hub runs.
 pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
@@ -281,6 +284,11 @@ pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
     } else {
         None
     };
+    let notifier = service_notifier();
+    let watchdog = notifier.as_ref().and_then(|n| start_watchdog(n, &daemon));
+    if let Some(n) = &notifier {
+        report(n.ready(&format!("running {} device(s)", config.devices.len())));
+    }
     for signal in signals.forever() {
         if signal == SIGHUP {
             daemon.reload(&config.path);
@@ -289,10 +297,119 @@ pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
         log::info!("signal {signal}: shutting down");
         break;
     }
+    if let Some(n) = &notifier {
+        report(n.stopping());
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.stop();
+    }
     if let Some(watcher) = watcher {
         watcher.stop();
     }
     daemon.stop();
     log::info!("stopped");
     Ok(())
+}
+
+/// The service manager's notification socket, if the daemon was started with one.
+fn service_notifier() -> Option<Arc<Notifier>> {
+    match Notifier::from_env() {
+        Ok(notifier) => notifier.map(Arc::new),
+        Err(e) => {
+            log::warn!("not notifying the service manager: {e}");
+            None
+        }
+    }
+}
+
+/// Starts the watchdog pings if the service manager armed a watchdog for this process.
+fn start_watchdog(notifier: &Arc<Notifier>, daemon: &Daemon) -> Option<Watchdog> {
+    let interval = match sdnotify::watchdog_interval_from_env() {
+        Ok(Some(interval)) => interval,
+        Ok(None) => return None,
+        Err(e) => {
+            log::error!("watchdog disabled: {e}");
+            return None;
+        }
+    };
+    let control = daemon.control.clone();
+    // Half the ping interval for the answer: a slow hub still gets its ping in before the
+    // manager's deadline, a hung one does not.
+    let alive = move || hub_answers(&control, interval / 2);
+    match Watchdog::spawn(Arc::clone(notifier), interval, alive) {
+        Ok(watchdog) => {
+            log::info!("watchdog: pinging every {interval:?} while the hub answers");
+            Some(watchdog)
+        }
+        Err(e) => {
+            log::error!("watchdog disabled: cannot start thread: {e}");
+            None
+        }
+    }
+}
+
+/// True when the hub's loop answers a ping within `timeout`: proof that it still turns.
+fn hub_answers(control: &Sender<Control>, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let (reply, answer) = crossbeam_channel::bounded(1);
+    control
+        .send_deadline(Control::Ping(reply), deadline)
+        .is_ok()
+        && answer.recv_deadline(deadline).is_ok()
+}
+
+/// Logs a failed notification; the daemon keeps running without it.
+fn report(sent: Result<(), sdnotify::NotifyError>) {
+    if let Err(e) = sent {
+        log::warn!("{e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn hub_answers_pings_while_it_runs_and_not_after() {
+        let (link_tx, link_rx) = crossbeam_channel::bounded(16);
+        let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx).unwrap();
+        let (pool_tx, _pool_rx) = crossbeam_channel::bounded(16);
+        let (_device_tx, device_rx) = crossbeam_channel::bounded(16);
+        let (control, control_rx) = crossbeam_channel::bounded(16);
+        let hub = Hub::new(
+            Vec::new(),
+            link.clone(),
+            Workers {
+                modbus_tcp: pool_tx,
+                rtu: HashMap::new(),
+                echonet: None,
+            },
+        );
+        let (_admin_tx, admin_rx) = crossbeam_channel::bounded(1);
+        let inbox = Inbox {
+            devices: device_rx,
+            links: link_rx,
+            control: control_rx,
+            admin: admin_rx,
+        };
+        let hub_thread = std::thread::spawn(move || hub.run(inbox));
+
+        assert!(hub_answers(&control, WAIT));
+        assert!(hub_answers(&control, WAIT));
+
+        control.send(Control::Shutdown).unwrap();
+        hub_thread.join().unwrap();
+        assert!(!hub_answers(&control, Duration::from_millis(50)));
+        link.shutdown();
+        link_thread.join().unwrap();
+    }
+
+    #[test]
+    fn a_hub_that_does_not_turn_fails_the_check() {
+        // The receiver exists but nobody reads it: a hung hub loop.
+        let (control, _stuck) = crossbeam_channel::bounded(16);
+        assert!(!hub_answers(&control, Duration::from_millis(50)));
+    }
 }

@@ -19,6 +19,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod modbus;
 pub mod ocpp;
+pub mod sdnotify;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod station;

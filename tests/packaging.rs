@@ -1,6 +1,14 @@
 //! Packaging files agree with the repository they ship: the Yocto crate list with Cargo.lock, the
-//! recipe with the files it installs, the systemd unit with the hardening it promises, and the CI
-//! entry point with the README's test command. Everything is parsed line by line.
+//! recipe and the Buildroot package with the files they install, the Debian package with what it
+//! must contain, the systemd unit with the hardening it promises, and the CI entry point with the
+//! README's test command.
+
+#[path = "packaging/buildroot.rs"]
+mod buildroot;
+#[path = "packaging/cross.rs"]
+mod cross;
+#[path = "packaging/deb.rs"]
+mod deb;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -127,6 +135,60 @@ fn unit_section(section: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The one value of `key` in the unit's [Service] section.
+fn unit_value(key: &str) -> String {
+    let values: Vec<String> = unit_section("Service")
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .collect();
+    match <[String; 1]>::try_from(values) {
+        Ok([value]) => value,
+        Err(values) => panic!("{UNIT}: [Service] {key} set {} times", values.len()),
+    }
+}
+
+/// A string field of Cargo.toml's [package] section.
+fn package_field(key: &str) -> String {
+    let manifest = read("Cargo.toml");
+    let package = manifest.split("\n[").next().expect("[package] section");
+    quoted_value(package.lines(), key)
+        .unwrap_or_else(|| panic!("Cargo.toml: no package.{key}"))
+        .to_string()
+}
+
+/// Repository paths that `text` names after `prefix` (such as `${S}/`), up to a space, quote or
+/// backslash.
+fn referenced_files<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.match_indices(prefix)
+        .map(|(at, _)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\\')
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// Fails unless `rel` (a file, or `dir/*suffix`) matches a file in the repository.
+fn assert_in_repo(rel: &str, who: &str) {
+    match rel.rsplit_once("/*") {
+        Some((dir, suffix)) => {
+            let matches = fs::read_dir(repo().join(dir))
+                .unwrap_or_else(|e| panic!("{who} installs {rel}, but {dir}: {e}"))
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+                .count();
+            assert!(matches > 0, "{who} installs {rel}, which matches no file");
+        }
+        None => assert!(
+            repo().join(rel).is_file(),
+            "{who} installs {rel}, which is not in the repository"
+        ),
+    }
+}
+
 #[test]
 fn crates_inc_lists_exactly_the_registry_packages_of_cargo_lock() {
     let lock = lock_crates();
@@ -233,14 +295,9 @@ fn recipe_builds_this_version_and_installs_files_that_exist() {
         .strip_prefix("ocpp-gw_")
         .and_then(|n| n.strip_suffix(".bb"))
         .unwrap_or_else(|| panic!("recipe name {file_name} is not ocpp-gw_<version>.bb"));
-    let manifest = read("Cargo.toml");
-    let package = manifest
-        .split("\n[")
-        .next()
-        .expect("Cargo.toml [package] section");
     assert_eq!(
-        Some(recipe_version),
-        quoted_value(package.lines(), "version"),
+        recipe_version,
+        package_field("version"),
         "rename the recipe to match the version in Cargo.toml"
     );
 
@@ -259,32 +316,12 @@ fn recipe_builds_this_version_and_installs_files_that_exist() {
         "recipe does not require ocpp-gw-crates.inc"
     );
 
-    let mut referenced = Vec::new();
-    for (at, _) in recipe.match_indices("${S}/") {
-        let rest = &recipe[at + "${S}/".len()..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\\')
-            .unwrap_or(rest.len());
-        referenced.push(&rest[..end]);
-    }
+    let referenced = referenced_files(&recipe, "${S}/");
     for rel in [UNIT, "etc/ocpp-gw.toml", "etc/templates/*.toml"] {
         assert!(referenced.contains(&rel), "recipe does not install {rel}");
     }
     for rel in referenced {
-        match rel.rsplit_once("/*") {
-            Some((dir, suffix)) => {
-                let matches = fs::read_dir(repo().join(dir))
-                    .unwrap_or_else(|e| panic!("recipe installs {rel}, but {dir}: {e}"))
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
-                    .count();
-                assert!(matches > 0, "recipe installs {rel}, which matches no file");
-            }
-            None => assert!(
-                repo().join(rel).is_file(),
-                "recipe installs {rel}, which is not in the repository"
-            ),
-        }
+        assert_in_repo(rel, "recipe");
     }
 
     let vars = bitbake_vars(&recipe);
@@ -300,13 +337,9 @@ fn recipe_builds_this_version_and_installs_files_that_exist() {
         "ocpp-gw user is not in dialout: {useradd}"
     );
     let user = useradd.split(' ').next_back().expect("user name");
-    let unit_user = unit_section("Service")
-        .into_iter()
-        .find(|(k, _)| k == "User")
-        .map(|(_, v)| v);
     assert_eq!(
-        unit_user.as_deref(),
-        Some(user),
+        unit_value("User"),
+        user,
         "unit and recipe name different users"
     );
     assert!(
@@ -319,7 +352,8 @@ fn recipe_builds_this_version_and_installs_files_that_exist() {
 fn systemd_unit_runs_unprivileged_and_hardened() {
     let service = unit_section("Service");
     let required = [
-        ("Type", "exec"),
+        ("Type", "notify"),
+        ("NotifyAccess", "main"),
         ("User", "ocpp-gw"),
         ("SupplementaryGroups", "dialout"),
         (
@@ -344,6 +378,22 @@ fn systemd_unit_runs_unprivileged_and_hardened() {
             .collect();
         assert_eq!(values, [value], "{UNIT}: [Service] {key}");
     }
+    let watchdog: Vec<&str> = service
+        .iter()
+        .filter(|(k, _)| k == "WatchdogSec")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let [watchdog] = watchdog[..] else {
+        panic!("{UNIT}: [Service] needs exactly one WatchdogSec, found {watchdog:?}");
+    };
+    let seconds = watchdog
+        .strip_suffix('s')
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("{UNIT}: WatchdogSec={watchdog} is not <seconds>s"));
+    assert!(
+        (10..=300).contains(&seconds),
+        "{UNIT}: WatchdogSec={watchdog}: too short for a loaded board or too long to matter"
+    );
     let install = unit_section("Install");
     assert!(
         install
@@ -383,7 +433,11 @@ fn ci_entry_point_runs_the_test_script() {
         "scripts/test.sh",
         "scripts/demo.sh",
         "scripts/yocto-crates.py",
+        "scripts/make-ota-bundle.sh",
+        "scripts/ota-update.sh",
         "cross/build.sh",
+        "debian/postinst",
+        "debian/postrm",
     ] {
         let mode = fs::metadata(repo().join(script))
             .unwrap_or_else(|e| panic!("{script}: {e}"))

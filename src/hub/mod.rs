@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crossbeam_channel::{never, select, Receiver};
+use crossbeam_channel::{never, select, Receiver, Sender};
 
 use crate::chan::SendError;
 use crate::config::Config;
@@ -38,6 +38,8 @@ pub enum Control {
     Shutdown,
     /// Apply a new, validated config: start, stop or restart the devices it changes.
     Reload(Box<Config>),
+    /// Liveness check for the service watchdog: the hub answers on the channel from its loop.
+    Ping(Sender<()>),
 }
 
 /// The hub's inbound channels.
@@ -135,6 +137,9 @@ impl Hub {
                 },
                 recv(inbox.control) -> control => match control {
                     Ok(Control::Reload(config)) => self.reload(*config),
+                    Ok(Control::Ping(reply)) => {
+                        let _ = reply.try_send(());
+                    }
                     Ok(Control::Shutdown) | Err(_) => return,
                 },
                 recv(admin) -> query => match query {
