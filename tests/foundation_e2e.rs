@@ -73,6 +73,20 @@ fn an_unreachable_charger_makes_the_connector_unavailable_until_it_answers() {
     wait_status(&csms, "Available");
     charger.set_silent(true);
     let unavailable = wait_status(&csms, "Unavailable");
+    let problem = |value: &'static str| {
+        move |r: &Record| {
+            is_call(r, "NotifyEvent")
+                && r.frame[3]["eventData"][0]["variable"]["name"] == "Problem"
+                && r.frame[3]["eventData"][0]["actualValue"] == value
+        }
+    };
+    let raised = csms
+        .wait_for(WAIT, problem("true"))
+        .expect("NotifyEvent: EVSE Problem true");
+    assert_eq!(
+        raised.frame[3]["eventData"][0]["component"]["evse"]["id"],
+        1
+    );
     charger.set_silent(false);
     let back = csms
         .wait_for(WAIT, |r| {
@@ -80,6 +94,10 @@ fn an_unreachable_charger_makes_the_connector_unavailable_until_it_answers() {
         })
         .expect("Available again once the charger answers");
     assert!(back.seq > unavailable.seq);
+    let cleared = csms
+        .wait_for(WAIT, problem("false"))
+        .expect("NotifyEvent: EVSE Problem cleared");
+    assert_eq!(cleared.frame[3]["eventData"][0]["cleared"], true);
     assert_schema_valid(&csms.records());
 }
 

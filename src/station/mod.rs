@@ -10,6 +10,7 @@ mod authorize;
 mod backoff;
 mod calls;
 pub mod device_model;
+mod events;
 pub mod evse;
 mod handlers;
 mod meter;
@@ -147,6 +148,8 @@ struct Evse {
     /// The token the reader showed last, so each presentation is acted on once.
     presented: Option<String>,
     authorizing: Option<authorize::PendingAuth>,
+    /// The device link as the CSMS was last told of it by NotifyEvent.
+    notified_online: Option<bool>,
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -179,6 +182,8 @@ pub struct Station {
     reset: Option<PendingReset>,
     /// The next clock-aligned sample.
     next_clock: Option<Instant>,
+    /// The eventId of the last NotifyEvent.
+    next_event_id: i32,
     model: device_model::DeviceModel,
     external: variables::External,
 }
@@ -211,6 +216,7 @@ impl Station {
             extra: VecDeque::new(),
             reset: None,
             next_clock: None,
+            next_event_id: 0,
         }
     }
 
@@ -349,6 +355,7 @@ impl Station {
         self.check_presented_tokens();
         self.update_transactions(now, wall, out);
         self.mirror_availability();
+        self.notify_device_link(wall);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
         match self.link {
