@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::Role;
+use crate::config::{Parity, Role};
 use crate::diag::modbus::{parse_operation, Operation};
+use crate::modbus::rtu::SerialLine;
 
 /// The default config file of an installed gateway.
 pub const DEFAULT_CONFIG: &str = "/etc/ocpp-gw/ocpp-gw.toml";
@@ -28,6 +29,9 @@ commands:
       OPERATION is  read holding|input|coil|discrete ADDR [COUNT]
                 or  write holding|coil ADDR VALUE...
       ADDR is the 0-based protocol address; numbers are decimal or 0x hex
+  diag modbus-rtu --port /dev/ttyX [--baud 9600] [--parity none|even|odd]
+                 [--data-bits 8] [--stop-bits 1] --unit U OPERATION
+                                 the same on an RS-485 bus (unit 0 writes to every unit)
   diag csms [--config PATH] [--station ID]
                                  check DNS, TCP, TLS and the OCPP WebSocket upgrade
   diag el discover [--timeout S] [--interface A]
@@ -65,6 +69,12 @@ pub enum Command {
     DiagModbusTcp {
         host: String,
         port: u16,
+        unit: u8,
+        operation: Operation,
+    },
+    DiagModbusRtu {
+        port: String,
+        line: SerialLine,
         unit: u8,
         operation: Operation,
     },
@@ -209,6 +219,43 @@ fn parse_diag(rest: &[&str]) -> Result<Command, String> {
                     .map_err(|e| format!("diag modbus-tcp: {e}"))?,
             })
         }
+        Some((&"modbus-rtu", rest)) => {
+            let mut port = None;
+            let mut line = SerialLine {
+                baud_rate: 9600,
+                data_bits: 8,
+                parity: Parity::None,
+                stop_bits: 1,
+            };
+            let mut unit = None;
+            let mut flags = Flags::new(rest);
+            let mut operation = Vec::new();
+            while let Some(arg) = flags.next_any() {
+                match arg {
+                    "--port" => port = Some(flags.value(arg)?.to_string()),
+                    "--baud" => line.baud_rate = flags.bounded(arg, 300, 4_000_000)? as u32,
+                    "--data-bits" => line.data_bits = flags.bounded(arg, 5, 8)? as u8,
+                    "--stop-bits" => line.stop_bits = flags.bounded(arg, 1, 2)? as u8,
+                    "--parity" => {
+                        let v = flags.value(arg)?;
+                        line.parity = Parity::from_name(v)
+                            .ok_or_else(|| format!("--parity: {v:?} is not none, even or odd"))?;
+                    }
+                    "--unit" => unit = Some(flags.bounded(arg, 0, 247)? as u8),
+                    a if a.starts_with("--") => {
+                        return Err(format!("diag modbus-rtu: unknown option {a}"))
+                    }
+                    word => operation.push(word),
+                }
+            }
+            Ok(Command::DiagModbusRtu {
+                port: port.ok_or("diag modbus-rtu: --port is required")?,
+                line,
+                unit: unit.ok_or("diag modbus-rtu: --unit is required")?,
+                operation: parse_operation(&operation)
+                    .map_err(|e| format!("diag modbus-rtu: {e}"))?,
+            })
+        }
         Some((&"csms", rest)) => {
             let (mut config, mut station) = (PathBuf::from(DEFAULT_CONFIG), None);
             let mut flags = Flags::new(rest);
@@ -223,7 +270,7 @@ fn parse_diag(rest: &[&str]) -> Result<Command, String> {
         }
         Some((&"el", args)) => crate::diag::el::parse(args).map(Command::DiagEl),
         Some((other, _)) => Err(format!("diag: unknown target {other}")),
-        None => Err("diag: expected a target (modbus-tcp, csms, el)".into()),
+        None => Err("diag: expected a target (modbus-tcp, modbus-rtu, csms, el)".into()),
     }
 }
 

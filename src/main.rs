@@ -86,17 +86,19 @@ fn main() -> ExitCode {
             port,
             unit,
             operation,
-        } => match diag::modbus::run_tcp(&host, port, unit, &operation) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                let text = diag::wrap("ocpp-gw diag modbus-tcp: ", &e.to_string(), diag::WIDTH);
-                eprintln!("{text}");
-                ExitCode::FAILURE
-            }
-        },
+        } => diag_outcome(
+            "modbus-tcp",
+            diag::modbus::run_tcp(&host, port, unit, &operation),
+        ),
+        Command::DiagModbusRtu {
+            port,
+            line,
+            unit,
+            operation,
+        } => diag_outcome(
+            "modbus-rtu",
+            diag::modbus::run_rtu(&port, line, unit, &operation),
+        ),
         Command::DiagCsms { config, station } => {
             let config = match config::load(&config) {
                 Ok(c) => c,
@@ -165,4 +167,19 @@ fn demo(chargers: usize, duration: Option<u64>, admin: SocketAddr) -> ExitCode {
 fn demo(_: usize, _: Option<u64>, _: SocketAddr) -> ExitCode {
     eprintln!("ocpp-gw: this build has no simulators (built without the `sim` feature)");
     ExitCode::from(2)
+}
+
+/// Prints a diagnostic's result, or its error wrapped for an 80-column console.
+fn diag_outcome(name: &str, result: Result<String, diag::modbus::DiagError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let prefix = format!("ocpp-gw diag {name}: ");
+            eprintln!("{}", diag::wrap(&prefix, &e.to_string(), diag::WIDTH));
+            ExitCode::FAILURE
+        }
+    }
 }

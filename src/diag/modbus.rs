@@ -1,5 +1,6 @@
-//! `ocpp-gw diag modbus-tcp`: one read or write against a Modbus TCP device, printed for a
-//! console, with the likely cause when the device refuses or another client holds it.
+//! `ocpp-gw diag modbus-tcp` and `diag modbus-rtu`: one read or write against a Modbus device,
+//! printed for a console, with the likely cause when the device refuses or another client
+//! holds it.
 
 use std::fmt::Write as _;
 use std::io;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use crate::device::{ModbusTable, RawValue};
 use crate::modbus::pdu::{MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_COILS, MAX_WRITE_REGISTERS};
-use crate::modbus::{ModbusError, TcpClient};
+use crate::modbus::rtu::SerialLine;
+use crate::modbus::{ModbusError, RtuClient, TcpClient};
 
 /// Longest wait for the TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -117,11 +119,84 @@ fn check_span(address: u16, count: u16, max: u16) -> Result<(), String> {
 #[error("{0}")]
 pub struct DiagError(String);
 
-/// Connects to `host:port`, carries out `op` for `unit`, and returns the text to print.
+/// What a diagnostic needs of a Modbus client, over TCP or a serial line.
+trait Client {
+    fn read(
+        &mut self,
+        unit: u8,
+        table: ModbusTable,
+        address: u16,
+        count: u16,
+    ) -> Result<RawValue, ModbusError>;
+    fn write_registers(
+        &mut self,
+        unit: u8,
+        address: u16,
+        values: &[u16],
+    ) -> Result<(), ModbusError>;
+    fn write_coils(&mut self, unit: u8, address: u16, values: &[bool]) -> Result<(), ModbusError>;
+}
+
+macro_rules! client {
+    ($t:ty) => {
+        impl Client for $t {
+            fn read(
+                &mut self,
+                unit: u8,
+                table: ModbusTable,
+                address: u16,
+                count: u16,
+            ) -> Result<RawValue, ModbusError> {
+                <$t>::read(self, unit, table, address, count)
+            }
+            fn write_registers(
+                &mut self,
+                unit: u8,
+                address: u16,
+                values: &[u16],
+            ) -> Result<(), ModbusError> {
+                <$t>::write_registers(self, unit, address, values)
+            }
+            fn write_coils(
+                &mut self,
+                unit: u8,
+                address: u16,
+                values: &[bool],
+            ) -> Result<(), ModbusError> {
+                <$t>::write_coils(self, unit, address, values)
+            }
+        }
+    };
+}
+client!(TcpClient);
+client!(RtuClient);
+
+/// Runs `op` against `unit` of the Modbus TCP device at `host:port`.
 pub fn run_tcp(host: &str, port: u16, unit: u8, op: &Operation) -> Result<String, DiagError> {
     let endpoint = format!("{host}:{port}");
     let mut client = TcpClient::connect(host, port, CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
         .map_err(|e| explain(&endpoint, &e))?;
+    run(&mut client, &endpoint, unit, op).map_err(|e| explain(&endpoint, &e))
+}
+
+/// Runs `op` against `unit` on the RS-485 bus of serial port `path`.
+pub fn run_rtu(
+    path: &str,
+    line: SerialLine,
+    unit: u8,
+    op: &Operation,
+) -> Result<String, DiagError> {
+    let mut client =
+        RtuClient::open(path, line, RESPONSE_TIMEOUT).map_err(|e| explain(path, &e))?;
+    run(&mut client, path, unit, op).map_err(|e| explain(path, &e))
+}
+
+fn run(
+    client: &mut dyn Client,
+    target: &str,
+    unit: u8,
+    op: &Operation,
+) -> Result<String, ModbusError> {
     let mut out = String::new();
     match op {
         Operation::Read {
@@ -129,33 +204,27 @@ pub fn run_tcp(host: &str, port: u16, unit: u8, op: &Operation) -> Result<String
             address,
             count,
         } => {
-            let value = client
-                .read(unit, *table, *address, *count)
-                .map_err(|e| explain(&endpoint, &e))?;
+            let value = client.read(unit, *table, *address, *count)?;
             let _ = writeln!(
                 out,
-                "{endpoint} unit {unit}: {count} {} from address {address}",
+                "{target} unit {unit}: {count} {} from address {address}",
                 table_name(*table)
             );
             render_values(&mut out, *table, *address, &value);
         }
         Operation::WriteRegisters { address, values } => {
-            client
-                .write_registers(unit, *address, values)
-                .map_err(|e| explain(&endpoint, &e))?;
+            client.write_registers(unit, *address, values)?;
             let _ = writeln!(
                 out,
-                "{endpoint} unit {unit}: wrote {} holding register(s) from address {address}",
+                "{target} unit {unit}: wrote {} holding register(s) from address {address}",
                 values.len()
             );
         }
         Operation::WriteCoils { address, values } => {
-            client
-                .write_coils(unit, *address, values)
-                .map_err(|e| explain(&endpoint, &e))?;
+            client.write_coils(unit, *address, values)?;
             let _ = writeln!(
                 out,
-                "{endpoint} unit {unit}: wrote {} coil(s) from address {address}",
+                "{target} unit {unit}: wrote {} coil(s) from address {address}",
                 values.len()
             );
         }
@@ -255,6 +324,14 @@ fn explain(endpoint: &str, e: &ModbusError) -> DiagError {
         ),
         ModbusError::Exception(code) => {
             format!("{endpoint}: the device refused the request: exception {code}")
+        }
+        ModbusError::Serial { message, .. }
+            if message.contains("busy") || message.contains("Busy") =>
+        {
+            format!(
+                "{endpoint}: the serial port is in use, most likely by the running gateway \
+                 daemon (it owns the bus); stop it or use `ocpp-gw status` instead"
+            )
         }
         other => format!("{endpoint}: {other}"),
     };

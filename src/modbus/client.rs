@@ -86,21 +86,10 @@ impl TcpClient {
         address: u16,
         count: u16,
     ) -> Result<RawValue, ModbusError> {
-        let request = match table {
-            ModbusTable::Coil => Request::ReadCoils { address, count },
-            ModbusTable::DiscreteInput => Request::ReadDiscreteInputs { address, count },
-            ModbusTable::InputRegister => Request::ReadInputRegisters { address, count },
-            ModbusTable::HoldingRegister => Request::ReadHoldingRegisters { address, count },
-        };
-        match self.transact(unit, &request)? {
-            Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits) => {
-                Ok(RawValue::Bits(bits))
-            }
-            Response::ReadHoldingRegisters(regs) | Response::ReadInputRegisters(regs) => {
-                Ok(RawValue::Registers(regs))
-            }
-            other => Err(unexpected(&request, &other)),
-        }
+        let request = Request::read(table, address, count);
+        let response = self.transact(unit, &request)?;
+        let mismatch = unexpected(&request, &response);
+        response.into_raw().ok_or(mismatch)
     }
 
     /// Writes holding registers: FC06 for one value, FC16 for more.
@@ -110,17 +99,8 @@ impl TcpClient {
         address: u16,
         values: &[u16],
     ) -> Result<(), ModbusError> {
-        let request = match values {
-            [value] => Request::WriteSingleRegister {
-                address,
-                value: *value,
-            },
-            _ => Request::WriteMultipleRegisters {
-                address,
-                values: values.to_vec(),
-            },
-        };
-        self.transact(unit, &request).map(drop)
+        self.transact(unit, &Request::write_registers(address, values))
+            .map(drop)
     }
 
     /// Writes coils: FC05 for one value, FC15 for more.
@@ -130,17 +110,8 @@ impl TcpClient {
         address: u16,
         values: &[bool],
     ) -> Result<(), ModbusError> {
-        let request = match values {
-            [value] => Request::WriteSingleCoil {
-                address,
-                value: *value,
-            },
-            _ => Request::WriteMultipleCoils {
-                address,
-                values: values.to_vec(),
-            },
-        };
-        self.transact(unit, &request).map(drop)
+        self.transact(unit, &Request::write_coils(address, values))
+            .map(drop)
     }
 
     /// Sends one request and waits for its answer; exceptions become `ModbusError::Exception`.

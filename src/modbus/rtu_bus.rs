@@ -287,26 +287,17 @@ impl Bus {
         address: u16,
         count: u16,
     ) -> Result<RawValue, ModbusError> {
-        let request = match table {
-            ModbusTable::Coil => Request::ReadCoils { address, count },
-            ModbusTable::DiscreteInput => Request::ReadDiscreteInputs { address, count },
-            ModbusTable::InputRegister => Request::ReadInputRegisters { address, count },
-            ModbusTable::HoldingRegister => Request::ReadHoldingRegisters { address, count },
-        };
-        match self.transact(unit, &request)? {
-            Some(Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits)) => {
-                Ok(RawValue::Bits(bits))
-            }
-            Some(Response::ReadHoldingRegisters(regs) | Response::ReadInputRegisters(regs)) => {
-                Ok(RawValue::Registers(regs))
-            }
-            // Response::decode only returns variants of the request's function, and only a
-            // broadcast (never polled) has no answer at all.
-            other => Err(ModbusError::Pdu(PduError::FunctionMismatch {
+        let request = Request::read(table, address, count);
+        let response = self.transact(unit, &request)?;
+        let actual = response.as_ref().map_or(0, Response::function_code);
+        // Response::decode only returns variants of the request's function, and only a
+        // broadcast (never polled) has no answer at all.
+        response
+            .and_then(Response::into_raw)
+            .ok_or(ModbusError::Pdu(PduError::FunctionMismatch {
                 expected: request.function().code(),
-                actual: other.map_or(0, |r| r.function_code()),
-            })),
-        }
+                actual,
+            }))
     }
 
     /// One request with retries; `None` for a broadcast.
@@ -390,29 +381,7 @@ fn is_retryable(e: &ModbusError) -> bool {
 
 /// The request for a write: FC06/FC16 for registers, FC05/FC15 for coils.
 fn write_request(value: &WriteValue) -> Result<Request, ModbusError> {
-    Ok(match value {
-        WriteValue::Registers { address, values } => match values.as_slice() {
-            [value] => Request::WriteSingleRegister {
-                address: *address,
-                value: *value,
-            },
-            _ => Request::WriteMultipleRegisters {
-                address: *address,
-                values: values.clone(),
-            },
-        },
-        WriteValue::Coils { address, values } => match values.as_slice() {
-            [value] => Request::WriteSingleCoil {
-                address: *address,
-                value: *value,
-            },
-            _ => Request::WriteMultipleCoils {
-                address: *address,
-                values: values.clone(),
-            },
-        },
-        WriteValue::Epc { .. } => return Err(ModbusError::NotModbus),
-    })
+    Request::for_write(value).ok_or(ModbusError::NotModbus)
 }
 
 #[cfg(test)]

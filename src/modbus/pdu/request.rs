@@ -8,6 +8,8 @@ use super::{
     FunctionCode, PduError, MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_COILS, MAX_WRITE_REGISTERS,
 };
 
+use crate::device::{ModbusTable, WriteValue};
+
 /// A client request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -22,6 +24,55 @@ pub enum Request {
 }
 
 impl Request {
+    /// A read of `count` registers or bits of `table` from `address`.
+    pub fn read(table: ModbusTable, address: u16, count: u16) -> Request {
+        match table {
+            ModbusTable::Coil => Request::ReadCoils { address, count },
+            ModbusTable::DiscreteInput => Request::ReadDiscreteInputs { address, count },
+            ModbusTable::InputRegister => Request::ReadInputRegisters { address, count },
+            ModbusTable::HoldingRegister => Request::ReadHoldingRegisters { address, count },
+        }
+    }
+
+    /// Holding registers from `address`: FC06 for one value, FC16 for more.
+    pub fn write_registers(address: u16, values: &[u16]) -> Request {
+        match values {
+            [value] => Request::WriteSingleRegister {
+                address,
+                value: *value,
+            },
+            _ => Request::WriteMultipleRegisters {
+                address,
+                values: values.to_vec(),
+            },
+        }
+    }
+
+    /// Coils from `address`: FC05 for one value, FC15 for more.
+    pub fn write_coils(address: u16, values: &[bool]) -> Request {
+        match values {
+            [value] => Request::WriteSingleCoil {
+                address,
+                value: *value,
+            },
+            _ => Request::WriteMultipleCoils {
+                address,
+                values: values.to_vec(),
+            },
+        }
+    }
+
+    /// The request that carries a device write; `None` for a write of another protocol.
+    pub fn for_write(value: &WriteValue) -> Option<Request> {
+        match value {
+            WriteValue::Registers { address, values } => {
+                Some(Request::write_registers(*address, values))
+            }
+            WriteValue::Coils { address, values } => Some(Request::write_coils(*address, values)),
+            WriteValue::Epc { .. } => None,
+        }
+    }
+
     /// The request's function.
     pub fn function(&self) -> FunctionCode {
         match self {

@@ -1,5 +1,7 @@
 //! Responses: encoded by the server, decoded by the client against the request it sent.
 
+use crate::device::RawValue;
+
 use super::wire::{
     bit_bytes, check_quantity, check_range, coil_value, expect_echo, pack_bits, put_counted,
     put_u16, quantity, register_bytes, unpack_bits, unpack_registers, Reader, COIL_OFF, COIL_ON,
@@ -41,6 +43,19 @@ pub enum Response {
 }
 
 impl Response {
+    /// The registers or bits a read returned; `None` for any other response.
+    pub fn into_raw(self) -> Option<RawValue> {
+        match self {
+            Response::ReadCoils(bits) | Response::ReadDiscreteInputs(bits) => {
+                Some(RawValue::Bits(bits))
+            }
+            Response::ReadHoldingRegisters(regs) | Response::ReadInputRegisters(regs) => {
+                Some(RawValue::Registers(regs))
+            }
+            _ => None,
+        }
+    }
+
     /// The function byte this response answers (without the exception flag).
     pub fn function_code(&self) -> u8 {
         let function = match self {
