@@ -152,6 +152,16 @@ fn sighup_adds_removes_and_restarts_devices_and_refuses_a_broken_config() {
     for station in ["A", "B", "C"] {
         wait_booted(&csms, station, 1);
     }
+    // A vehicle plugs in at A: its transaction must outlive the reload.
+    sims[0].set_status(1);
+    let started = csms
+        .wait_for(WAIT, |r| {
+            r.station == "A"
+                && r.frame[2] == "TransactionEvent"
+                && r.frame[3]["eventType"] == "Started"
+        })
+        .expect("A starts a transaction");
+    let tx = started.frame[3]["transactionInfo"]["transactionId"].clone();
 
     // B removed, D added, C's template changed, A untouched.
     let template_c = dir.join("templates/tmpl_c.toml");
@@ -179,6 +189,23 @@ fn sighup_adds_removes_and_restarts_devices_and_refuses_a_broken_config() {
     assert_eq!(csms.connection_count("A"), 1, "A keeps its WebSocket");
     assert!(csms.connected("A"));
     gw.wait_log("reload: 1 added, 1 removed, 1 changed, 1 unchanged");
+    // The same transaction goes on at A and ends when the vehicle leaves, seqNo unbroken.
+    sims[0].set_status(0);
+    let ended = csms
+        .wait_for(WAIT, |r| {
+            r.station == "A"
+                && r.frame[2] == "TransactionEvent"
+                && r.frame[3]["eventType"] == "Ended"
+        })
+        .expect("A's transaction ends after the reload");
+    assert_eq!(ended.frame[3]["transactionInfo"]["transactionId"], tx);
+    let seqs: Vec<i64> = csms
+        .records()
+        .iter()
+        .filter(|r| r.station == "A" && r.frame[0] == 2 && r.frame[2] == "TransactionEvent")
+        .map(|r| r.frame[3]["seqNo"].as_i64().unwrap_or(-1))
+        .collect();
+    assert_eq!(seqs, (0..seqs.len() as i64).collect::<Vec<_>>());
 
     // A broken config and a broken template: refused, every error logged, nothing changes.
     std::fs::write(
