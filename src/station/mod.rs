@@ -616,8 +616,12 @@ impl Station {
         if reset.on_idle && self.evses.iter().any(|e| e.tx.transaction().is_some()) {
             return;
         }
-        self.reset = None;
         self.end_all_transactions(now, wall);
+        // The CSMS hears how the transactions ended before the station goes away.
+        if self.link == Link::Up && !self.queue.is_empty() {
+            return;
+        }
+        self.reset = None;
         if self.settings.capabilities.reset {
             out.push(Effect::Device(DeviceCommand::Reset));
         }
