@@ -485,6 +485,10 @@ impl Station {
         for index in 0..self.evses.len() {
             let (prefix, counter) = (self.id_prefix, &mut self.next_id);
             let evse = &mut self.evses[index];
+            // G03/G04: an unavailable EVSE starts nothing; its tracker catches up once operative.
+            if evse.inoperative && evse.tx.transaction().is_none() {
+                continue;
+            }
             let ctx = TxContext {
                 now,
                 wall,
