@@ -1,6 +1,7 @@
 //! OCPP 2.0.1 blocks F (remote control), G (availability), P (DataTransfer) and the OCPP-J
 //! error paths through the real binary: the simulated Modbus charger, `ocpp-gw run`, and the
-//! simulated CSMS, asserting what the CSMS saw. F01/F03 are in tests/ocpp_transactions.rs.
+//! simulated CSMS, asserting what the CSMS saw. Remote start before the cable (F02) and F03
+//! are in tests/ocpp_transactions.rs.
 
 mod common;
 
@@ -14,8 +15,8 @@ const REG_AVAILABILITY: u16 = 22;
 const REG_UNLOCK: u16 = 24;
 
 #[test]
-fn f02_remote_start_with_the_cable_plugged_in_first() {
-    let (rig, ready) = Rig::booted("f02_remote_start_plugged");
+fn f01_remote_start_with_the_cable_plugged_in_first() {
+    let (rig, ready) = Rig::booted("f01_remote_start_plugged");
     rig.charger.set_status(1);
     let started = rig.wait_call("TransactionEvent", ready.seq, |p| {
         p["eventType"] == "Started"

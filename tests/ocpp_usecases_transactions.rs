@@ -1,6 +1,8 @@
 //! OCPP 2.0.1 blocks E (transactions) and J (meter values) through the real binary: the
 //! simulated Modbus charger, `ocpp-gw run`, and the simulated CSMS, asserting what the CSMS saw.
-//! E02 and F01/F03 are in tests/ocpp_transactions.rs.
+//! E02, F02 and F03 are in tests/ocpp_transactions.rs. Test names follow the use-case ids of
+//! the OCPP 2.0.1 specification (E06 stop options, E09 cable disconnected on the EV side, J01
+//! meter values outside a transaction, J02 inside one).
 
 mod common;
 
@@ -44,7 +46,7 @@ fn sampled_at_ms(p: &Value) -> u128 {
 }
 
 #[test]
-fn e06_stop_ev_disconnected_ends_a_remote_start_and_the_token_does_not_carry_over() {
+fn e06_e09_stop_ev_disconnected_ends_a_remote_start_and_the_token_does_not_carry_over() {
     let (rig, ready) = Rig::booted("e06_ev_disconnected");
     rig.charger.set_energy_wh(1_000);
     let answer = rig.call(
@@ -93,8 +95,8 @@ fn e06_stop_ev_disconnected_ends_a_remote_start_and_the_token_does_not_carry_ove
 }
 
 #[test]
-fn e07_e08_energy_transfer_start_and_stop_points() {
-    let (rig, ready) = Rig::booted("e07_e08_energy_transfer");
+fn e01_e06_energy_transfer_start_and_stop_points() {
+    let (rig, ready) = Rig::booted("e01_e06_energy_transfer");
     assert_eq!(
         rig.set_variable("TxCtrlr", "TxStartPoint", "EnergyTransfer"),
         "Accepted"
@@ -168,7 +170,7 @@ fn e14_get_transaction_status() {
 }
 
 #[test]
-fn j01_sampled_meter_values_at_tx_updated_interval() {
+fn j02_sampled_meter_values_at_tx_updated_interval() {
     let (rig, ready) = Rig::booted("j01_sampled_meter_values");
     assert_eq!(
         rig.set_variable("SampledDataCtrlr", "TxUpdatedInterval", "2"),
@@ -232,7 +234,7 @@ fn j01_sampled_meter_values_at_tx_updated_interval() {
 }
 
 #[test]
-fn j02_clock_aligned_meter_values_outside_and_inside_a_transaction() {
+fn j01_j02_clock_aligned_meter_values_outside_and_inside_a_transaction() {
     let (rig, ready) = Rig::booted("j02_clock_aligned");
     rig.charger.set_energy_wh(3_000);
     assert_eq!(
