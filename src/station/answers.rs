@@ -49,6 +49,7 @@ impl Station {
         if registration == Registration::Accepted {
             if !interval.is_zero() {
                 self.heartbeat_interval = interval;
+                self.model.set_heartbeat_interval(interval);
             }
             // B01: after boot the CSMS learns every connector's status.
             for e in &mut self.evses {

@@ -492,6 +492,10 @@ impl Station {
         for index in 0..self.evses.len() {
             let (prefix, counter) = (self.id_prefix, &mut self.next_id);
             let evse = &mut self.evses[index];
+            // G03/G04: an unavailable EVSE starts nothing; its tracker catches up once operative.
+            if evse.inoperative && evse.tx.transaction().is_none() {
+                continue;
+            }
             let ctx = TxContext {
                 now,
                 wall,
@@ -623,8 +627,12 @@ impl Station {
         if reset.on_idle && self.evses.iter().any(|e| e.tx.transaction().is_some()) {
             return;
         }
-        self.reset = None;
         self.end_all_transactions(now, wall);
+        // The CSMS hears how the transactions ended before the station goes away.
+        if self.link == Link::Up && !self.queue.is_empty() {
+            return;
+        }
+        self.reset = None;
         if self.settings.capabilities.reset {
             out.push(Effect::Device(DeviceCommand::Reset));
         }

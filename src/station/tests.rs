@@ -464,6 +464,23 @@ fn b11_immediate_reset_ends_transactions_and_boots_again() {
     h.receive(json!([3, id, {}]));
     let (reply, effects) = call(&mut h, "Reset", json!({"type": "Immediate"}));
     assert_eq!(reply["status"], "Accepted");
+    // The CSMS hears how the transaction ended before the station goes away.
+    assert!(!effects.contains(&Effect::Disconnect), "{effects:?}");
+    let ended: Value = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("TransactionEvent") => serde_json::from_str(t).ok(),
+            _ => None,
+        })
+        .expect("the Ended event goes out at once");
+    assert_eq!(ended[3]["eventType"], "Ended");
+    assert_eq!(ended[3]["triggerReason"], "ResetCommand");
+    assert_eq!(
+        ended[3]["transactionInfo"]["stoppedReason"],
+        "ImmediateReset"
+    );
+    h.receive(json!([3, ended[1], {}]));
+    let effects = h.pump();
     assert!(effects.contains(&Effect::Device(DeviceCommand::Reset)));
     assert!(effects.contains(&Effect::Disconnect));
     h.st.link_down(h.now);
@@ -473,13 +490,8 @@ fn b11_immediate_reset_ends_transactions_and_boots_again() {
         "reconnects at once after a reset"
     );
     h.st.connected(h.now);
-    let (id, boot) = h.expect_call("BootNotification");
+    let (_, boot) = h.expect_call("BootNotification");
     assert_eq!(boot["reason"], "RemoteReset");
-    h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}]));
-    let (_, ended) = h.expect_call("TransactionEvent");
-    assert_eq!(ended["eventType"], "Ended");
-    assert_eq!(ended["triggerReason"], "ResetCommand");
-    assert_eq!(ended["transactionInfo"]["stoppedReason"], "ImmediateReset");
 }
 
 #[test]
@@ -491,7 +503,16 @@ fn on_idle_reset_waits_for_the_transaction() {
     let (reply, effects) = call(&mut h, "Reset", json!({"type": "OnIdle"}));
     assert_eq!(reply["status"], "Scheduled");
     assert!(!effects.contains(&Effect::Disconnect));
+    for e in &effects {
+        if let Effect::Send(t) = e {
+            let v: Value = serde_json::from_str(t).unwrap();
+            h.receive(json!([3, v[1], {}]));
+        }
+    }
     plugged(&mut h, false);
+    let (id, ended) = h.expect_call("TransactionEvent");
+    assert_eq!(ended["eventType"], "Ended");
+    h.receive(json!([3, id, {}]));
     let out = h.pump();
     assert!(out.contains(&Effect::Disconnect), "{out:?}");
 }

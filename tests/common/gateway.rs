@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use ocpp_gw::sim::csms::{CsmsSim, Dir, Record};
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Dir, Record};
+use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
 
 /// Generous: the suite runs on a loaded 2-core machine.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -146,4 +147,154 @@ pub fn wait_call(
             csms.records()
         )
     })
+}
+
+/// When the station sent `r`, from its RFC 3339 timestamp.
+pub fn sent_at(r: &Record) -> std::time::SystemTime {
+    ocpp_gw::util::time::parse_rfc3339(&r.ts)
+        .unwrap_or_else(|| panic!("record {} has a bad timestamp {:?}", r.seq, r.ts))
+}
+
+/// The station's answer to the CSMS's CALL `id`: the whole CALLRESULT or CALLERROR frame.
+pub fn answer_frame(csms: &CsmsSim, id: &str) -> serde_json::Value {
+    csms.wait_for(WAIT, |r| {
+        r.dir == Dir::In && (r.frame[0] == 3 || r.frame[0] == 4) && r.frame[1] == id
+    })
+    .map(|r| r.frame)
+    .unwrap_or_else(|| panic!("no answer to {id}; CSMS saw {:#?}", csms.records()))
+}
+
+/// Waits until the simulated charger's holding register `addr` holds `value`.
+pub fn wait_register(charger: &ModbusChargerSim, addr: u16, value: u16) {
+    let until = Instant::now() + WAIT;
+    while charger.register(addr) != value {
+        assert!(
+            Instant::now() < until,
+            "register {addr} is {}, never became {value}",
+            charger.register(addr)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that every record the CSMS holds validates against the OCPP 2.0.1 schemas.
+pub fn assert_records_valid(csms: &CsmsSim) {
+    let errors = super::validate_records(&csms.records());
+    assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
+/// A CSMS simulator, one simulated generic charger and the gateway (station `CP001`) between
+/// them; the gateway is killed and the simulators stopped when dropped.
+pub struct Rig {
+    pub csms: CsmsSim,
+    pub charger: ModbusChargerSim,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub gw: Gateway,
+}
+
+/// The station every [`Rig`] runs.
+pub const STATION: &str = "CP001";
+
+impl Rig {
+    /// Starts everything in scratch directory `name`; `extra_csms` lines go into `[csms]`.
+    /// Returns without waiting for the boot.
+    pub fn start(name: &str, options: CsmsOptions, extra_csms: &str) -> Rig {
+        let csms = CsmsSim::start(loopback(), options).unwrap();
+        let charger = ModbusChargerSim::start(loopback()).unwrap();
+        let dir = scratch(name);
+        let config = write_config(&dir, &csms.url(), &[charger.addr()], extra_csms);
+        let gw = Gateway::start(&config, &dir.join("gateway.log"));
+        Rig {
+            csms,
+            charger,
+            dir,
+            config,
+            gw,
+        }
+    }
+
+    /// Starts everything with default simulators and waits until `CP001` reports Available;
+    /// returns the rig and that StatusNotification's record.
+    pub fn booted(name: &str) -> (Rig, Record) {
+        let rig = Rig::start(name, CsmsOptions::default(), "");
+        let ready = wait_status(&rig.csms, STATION, "Available", 0);
+        (rig, ready)
+    }
+
+    /// Kills the gateway and starts it again with the same config and data directory; the
+    /// new log goes to `gateway-<n>.log`.
+    pub fn restart(&mut self, n: u32) {
+        let _ = self.gw.0.kill();
+        let _ = self.gw.0.wait();
+        self.gw = Gateway::start(&self.config, &self.dir.join(format!("gateway-{n}.log")));
+    }
+
+    /// Sends a CALL to the station and returns its whole answer frame.
+    pub fn call_frame(&self, action: &str, payload: serde_json::Value) -> serde_json::Value {
+        let id = self
+            .csms
+            .call(STATION, action, payload)
+            .unwrap_or_else(|e| panic!("cannot send {action}: {e}"));
+        answer_frame(&self.csms, &id)
+    }
+
+    /// Sends a CALL to the station and returns its CALLRESULT payload; a CALLERROR fails.
+    pub fn call(&self, action: &str, payload: serde_json::Value) -> serde_json::Value {
+        let frame = self.call_frame(action, payload);
+        assert_eq!(frame[0], 3, "{action} answered with {frame}");
+        frame[2].clone()
+    }
+
+    /// SetVariables of one Actual value; returns the attributeStatus.
+    pub fn set_variable(&self, component: &str, variable: &str, value: &str) -> String {
+        let answer = self.call(
+            "SetVariables",
+            serde_json::json!({"setVariableData": [{
+                "attributeValue": value,
+                "component": {"name": component},
+                "variable": {"name": variable},
+            }]}),
+        );
+        answer["setVariableResult"][0]["attributeStatus"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// GetVariables of one Actual value; returns the whole result entry.
+    pub fn get_variable(&self, component: &str, variable: &str) -> serde_json::Value {
+        let answer = self.call(
+            "GetVariables",
+            serde_json::json!({"getVariableData": [{
+                "component": {"name": component},
+                "variable": {"name": variable},
+            }]}),
+        );
+        answer["getVariableResult"][0].clone()
+    }
+
+    /// Waits for a CALL of `action` from the station after record `after` matching `pred`.
+    pub fn wait_call(
+        &self,
+        action: &str,
+        after: u64,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Record {
+        wait_call(&self.csms, STATION, action, after, pred)
+    }
+
+    /// Waits for a StatusNotification `status` from the station after record `after`.
+    pub fn wait_status(&self, status: &str, after: u64) -> Record {
+        wait_status(&self.csms, STATION, status, after)
+    }
+
+    /// The CALLs of `action` the station sent after record `after`.
+    pub fn calls_after(&self, action: &str, after: u64) -> Vec<Record> {
+        self.csms
+            .records()
+            .into_iter()
+            .filter(|r| r.seq > after && r.station == STATION && is_call(r, action))
+            .collect()
+    }
 }

@@ -15,6 +15,7 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::Duration;
 
 use crate::ocpp::messages::{
     Attribute, Component, ConnectorStatus, DataType, Evse, Mutability, Variable,
@@ -267,6 +268,20 @@ impl DeviceModel {
     pub fn set_evse_availability(&mut self, evse_id: i32, status: ConnectorStatus) {
         self.set_availability("EVSE", Some((evse_id, None)), status);
         self.set_availability("Connector", Some((evse_id, Some(1))), status);
+    }
+
+    /// Sets OCPPCommCtrlr.HeartbeatInterval to the interval an accepted BootNotification gave,
+    /// so GetVariables and later settings changes agree with the heartbeat actually sent.
+    pub fn set_heartbeat_interval(&mut self, interval: Duration) {
+        let slot = self
+            .by_setting
+            .get(&Setting::HeartbeatInterval)
+            .and_then(|&i| self.entries.get_mut(i))
+            .and_then(|e| e.slot_mut(Attribute::Actual));
+        if let Some(slot) = slot {
+            slot.value = interval.as_secs().to_string();
+            slot.changed = true;
+        }
     }
 
     /// Sets EVSE.Power (the power flowing now, in W) of EVSE `evse_id`.
