@@ -41,7 +41,9 @@ pub(super) enum Verdict {
 pub(super) fn inspect(conn: &Connection) -> rusqlite::Result<Verdict> {
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
-        return Ok(Verdict::Unusable(format!("integrity check failed: {check}")));
+        return Ok(Verdict::Unusable(format!(
+            "integrity check failed: {check}"
+        )));
     }
     let application_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -106,9 +106,9 @@ impl Journal {
     }
 
     fn read(&self, station: &str) -> rusqlite::Result<Stored> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key, action, payload FROM messages WHERE station = ?1 ORDER BY key")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, action, payload FROM messages WHERE station = ?1 ORDER BY key",
+        )?;
         let messages = stmt
             .query_map([station], |r| {
                 Ok(StoredMessage {
@@ -118,9 +118,9 @@ impl Journal {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT evse, state FROM transactions WHERE station = ?1 ORDER BY evse")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT evse, state FROM transactions WHERE station = ?1 ORDER BY evse",
+        )?;
         let transactions = stmt
             .query_map([station], |r| {
                 Ok(StoredTx {
@@ -165,7 +165,12 @@ impl Journal {
                         "INSERT OR REPLACE INTO messages (station, key, action, payload) \
                          VALUES (?1, ?2, ?3, ?4)",
                     )?
-                    .execute(params![station, *key as i64, action, payload])?;
+                    .execute(params![
+                        station,
+                        *key as i64,
+                        action,
+                        payload
+                    ])?;
                 }
                 JournalOp::Remove { key, .. } => {
                     tx.prepare_cached("DELETE FROM messages WHERE station = ?1 AND key = ?2")?

@@ -122,9 +122,11 @@ fn migrations_run_in_order_from_the_stored_version_and_keep_rows() {
     let v2 = "ALTER TABLE messages ADD COLUMN note TEXT DEFAULT 'x'";
     schema::migrate(&mut conn, 1, &[v1, v2]).unwrap();
     let (version, app): (i64, i32) = conn
-        .query_row("SELECT * FROM pragma_user_version, pragma_application_id", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT * FROM pragma_user_version, pragma_application_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .unwrap();
     assert_eq!((version, app), (2, APPLICATION_ID));
     let note: String = conn
@@ -150,7 +152,10 @@ fn a_file_that_is_not_a_database_is_moved_aside() {
     j.apply("CP1", &[append(0, "{}")]).unwrap();
     let aside = files(&dir, "journal.db.corrupt-");
     assert_eq!(aside.len(), 1, "{aside:?}");
-    assert_eq!(std::fs::read(dir.join(&aside[0])).unwrap(), vec![0x5a; 8192]);
+    assert_eq!(
+        std::fs::read(dir.join(&aside[0])).unwrap(),
+        vec![0x5a; 8192]
+    );
 }
 
 #[test]
@@ -175,7 +180,10 @@ fn a_foreign_database_is_moved_aside_not_reused() {
 #[test]
 fn a_journal_of_a_newer_schema_or_with_extra_tables_is_moved_aside() {
     for (name, sql) in [
-        ("newer", format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1)),
+        (
+            "newer",
+            format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1),
+        ),
         ("extra", "CREATE TABLE extra (x)".to_string()),
     ] {
         let dir = scratch(name);

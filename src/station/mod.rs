@@ -12,6 +12,7 @@ mod calls;
 pub mod device_model;
 pub mod evse;
 mod handlers;
+mod journaling;
 mod meter;
 mod queue;
 pub mod transaction;
@@ -20,6 +21,7 @@ mod variables;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::journal::JournalOp;
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     Action, BootReason, ConnectorStatus, Measurand, MeterValues, MeterValuesRequest,
@@ -99,6 +101,8 @@ pub enum Effect {
     },
     /// Store the device-model values the CSMS set, so they survive a restart.
     Persist(serde_json::Value),
+    /// Write to the journal; done before any later `Send` is handed to the link.
+    Journal(JournalOp),
 }
 
 /// A command for the charger; the hub turns it into a write of the mapped control variable.
@@ -147,6 +151,10 @@ struct Evse {
     /// The token the reader showed last, so each presentation is acted on once.
     presented: Option<String>,
     authorizing: Option<authorize::PendingAuth>,
+    /// The transaction state the journal holds.
+    saved: Option<transaction::TxSnapshot>,
+    /// A transaction restored from the journal waits for the first device reading.
+    resuming: bool,
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -181,6 +189,12 @@ pub struct Station {
     next_clock: Option<Instant>,
     model: device_model::DeviceModel,
     external: variables::External,
+    /// Queue and transaction changes are written to the journal (see `resume_from_journal`).
+    journaling: bool,
+    /// Journal writes found while restoring, not yet handed out.
+    journal_ops: Vec<JournalOp>,
+    /// When the link to the CSMS was lost, for OfflineThreshold.
+    offline_since: Option<Instant>,
 }
 
 impl Station {
@@ -211,6 +225,9 @@ impl Station {
             extra: VecDeque::new(),
             reset: None,
             next_clock: None,
+            journaling: false,
+            journal_ops: Vec::new(),
+            offline_since: None,
         }
     }
 
@@ -259,10 +276,20 @@ impl Station {
         self.link = Link::Up;
         self.failures = 0;
         self.last_call_at = now;
+        // After an offline period longer than OfflineThreshold the CSMS hears every
+        // connector's status again; after a shorter one only what changed.
+        if let Some(since) = self.offline_since.take() {
+            if now.saturating_duration_since(since) > self.model.offline_threshold() {
+                for e in &mut self.evses {
+                    e.reported = None;
+                }
+            }
+        }
     }
 
     /// The WebSocket closed or could not be opened: retry after the back-off.
     pub fn link_down(&mut self, now: Instant) {
+        self.offline_since.get_or_insert(now);
         if self.link == Link::Resetting {
             self.link = Link::Down { retry_at: now };
         } else {
@@ -307,6 +334,11 @@ impl Station {
         if self.link != Link::Up {
             return;
         }
+        self.handle_frame(now, wall, text, out);
+        self.flush_journal(out);
+    }
+
+    fn handle_frame(&mut self, now: Instant, wall: SystemTime, text: &str, out: &mut Vec<Effect>) {
         match Frame::parse(text) {
             Ok(Frame::Call {
                 id,
@@ -351,6 +383,7 @@ impl Station {
         self.mirror_availability();
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
+        self.flush_journal(out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
                 self.link = Link::Connecting;
@@ -412,6 +445,8 @@ impl Station {
         if call == Call::Heartbeat {
             self.heartbeat_due = false;
         }
+        // A message dropped after its last attempt leaves the journal before the next goes out.
+        self.flush_journal(out);
         out.push(Effect::Send(frame.to_text()));
     }
 
@@ -485,6 +520,9 @@ impl Station {
         for index in 0..self.evses.len() {
             let (prefix, counter) = (self.id_prefix, &mut self.next_id);
             let evse = &mut self.evses[index];
+            if evse.resuming {
+                continue;
+            }
             let ctx = TxContext {
                 now,
                 wall,
@@ -549,6 +587,9 @@ impl Station {
             let mut events = Vec::new();
             let offline = self.link != Link::Up;
             for (index, evse) in self.evses.iter_mut().enumerate() {
+                if evse.resuming {
+                    continue;
+                }
                 let ctx = TxContext {
                     now,
                     wall,
@@ -591,9 +632,20 @@ impl Station {
 
     fn queue_transaction_events(&mut self, events: Vec<TransactionEventRequest>) {
         for event in events {
-            match serde_json::to_value(&event) {
-                Ok(payload) => self.queue.push("TransactionEvent", payload),
-                Err(e) => log::error!("{}: cannot encode TransactionEvent: {e}", self.ocpp_id()),
+            let payload = match serde_json::to_value(&event) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    log::error!("{}: cannot encode TransactionEvent: {e}", self.ocpp_id());
+                    continue;
+                }
+            };
+            if let Some(dropped) = self.queue.push("TransactionEvent", payload) {
+                log::warn!(
+                    "{}: journal full ({} queued): dropped the oldest intermediate event: {}",
+                    self.ocpp_id(),
+                    self.queue.len(),
+                    dropped.payload
+                );
             }
         }
     }
