@@ -104,14 +104,19 @@ fn kill_9_during_replay_loses_nothing_and_repeats_only_the_unacknowledged() {
     let csms = CsmsSim::start(port, CsmsOptions::default()).unwrap();
     let first = wait_call(&csms, "CP001", "TransactionEvent", 0, |_| true);
     drop(gw);
-    assert!(journal_rows(&data, "") > 0, "killed before the replay ended");
+    assert!(
+        journal_rows(&data, "") > 0,
+        "killed before the replay ended"
+    );
     let _gw = Gateway::start(&config, &dir.join("gateway2.log"));
     wait_until("the journal to empty", || journal_rows(&data, "") == 0);
     all.extend(csms.records());
     let events = tx_events(&all);
     let (by_tx, repeats) = check_events(&events);
     assert_eq!(by_tx.len(), 3, "{events:#?}");
-    assert!(by_tx.values().all(|t| t.last().unwrap()["eventType"] == "Ended"));
+    assert!(by_tx
+        .values()
+        .all(|t| t.last().unwrap()["eventType"] == "Ended"));
     assert_eq!(
         by_tx.values().map(Vec::len).sum::<usize>(),
         queued,

@@ -52,7 +52,10 @@ fn a_transaction_run_while_the_csms_is_down_arrives_whole_and_in_order() {
     assert!(tx.len() >= 3, "{tx:#?}");
     assert!(tx.iter().all(|e| e["offline"] == true), "{tx:#?}");
     assert_eq!(tx[1]["transactionInfo"]["chargingState"], "Charging");
-    assert_eq!(ended.frame[3]["transactionInfo"]["stoppedReason"], "EVDisconnected");
+    assert_eq!(
+        ended.frame[3]["transactionInfo"]["stoppedReason"],
+        "EVDisconnected"
+    );
     // Replayed before anything newer: no StatusNotification precedes the last queued event.
     let last_event = records
         .iter()

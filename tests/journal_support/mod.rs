@@ -1,5 +1,7 @@
 //! What the journal tests share: reading the journal file from outside and checking the
 //! TransactionEvents a CSMS received for gaps, duplicates and order.
+// Each test binary uses a different part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,7 +68,11 @@ pub fn check_events(events: &[Value]) -> (BTreeMap<String, Vec<Value>>, usize) {
             repeats += 1;
             continue;
         }
-        assert_eq!(seq, list.len(), "gap before seqNo {seq}: {e}\nall: {events:#?}");
+        assert_eq!(
+            seq,
+            list.len(),
+            "gap before seqNo {seq}: {e}\nall: {events:#?}"
+        );
         list.push(e.clone());
     }
     for (tx, list) in &by_tx {
