@@ -110,3 +110,67 @@ impl Station {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Instant, SystemTime};
+
+    use super::super::evse::EvseInputs;
+    use super::super::transaction::{TxContext, TxSettings, TxSnapshot, TxTracker};
+    use crate::ocpp::messages::{ChargingState, Reason};
+
+    #[test]
+    fn a_snapshot_survives_json_and_resumes_the_same_transaction() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let settings = TxSettings::default();
+        let inputs = EvseInputs {
+            online: Some(true),
+            vehicle_connected: Some(true),
+            charging_state: Some(ChargingState::Charging),
+            ..EvseInputs::default()
+        };
+        let ctx = TxContext {
+            now,
+            wall,
+            evse_id: 1,
+            settings: &settings,
+            inputs: &inputs,
+            offline: true,
+        };
+        let mut tracker = TxTracker::default();
+        assert!(tracker.snapshot().is_none());
+        let mut events = Vec::new();
+        tracker.update(&ctx, &mut || "tx-1".to_string(), &mut events);
+        tracker.trigger(&ctx, &mut events);
+        let snapshot = tracker.snapshot().unwrap();
+        assert_eq!((snapshot.next_seq, snapshot.ev_connected), (2, true));
+
+        let json = serde_json::to_string(&snapshot).unwrap();
+        let back: TxSnapshot = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, snapshot);
+        let mut resumed = TxTracker::resume(back, now, wall, settings.updated_interval);
+        assert_eq!(resumed.snapshot().unwrap(), snapshot);
+
+        let unplugged = EvseInputs {
+            vehicle_connected: Some(false),
+            charging_state: None,
+            ..inputs.clone()
+        };
+        let ctx = TxContext {
+            inputs: &unplugged,
+            ..ctx
+        };
+        let mut events = Vec::new();
+        resumed.update(&ctx, &mut || "tx-2".to_string(), &mut events);
+        let [ended] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(ended.seq_no, 2);
+        assert_eq!(ended.transaction_info.transaction_id, "tx-1");
+        assert_eq!(
+            ended.transaction_info.stopped_reason,
+            Some(Reason::EVDisconnected)
+        );
+        assert!(resumed.snapshot().is_none());
+    }
+}
