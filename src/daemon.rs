@@ -14,6 +14,7 @@ use crate::config::{self, Config, Protocol};
 use crate::device::{BusCmd, DeviceEvent, PoolCmd, WorkerCmd};
 use crate::echonet;
 use crate::hub::{charger_specs, Control, Hub, Inbox, Query, Workers};
+use crate::journal::Journal;
 use crate::metrics;
 use crate::modbus::pool::spawn_tcp_pool;
 use crate::modbus::rtu_bus::spawn_rtu_bus;
@@ -132,7 +133,11 @@ impl Daemon {
             rtu,
             echonet,
         };
-        let hub = Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
+        let mut hub =
+            Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
+        if let Some(journal) = open_journal(config) {
+            hub = hub.with_journal(journal, config.system.journal.max_messages);
+        }
         let inbox = Inbox {
             devices: device_rx,
             links: link_rx,
@@ -202,6 +207,26 @@ impl Daemon {
         }
         for (name, thread) in stopping {
             join_by(thread, &name, deadline);
+        }
+    }
+}
+
+/// The journal in `<data_dir>/journal.db`; a damaged or foreign file is moved aside by
+/// [`Journal::open`]. Without it the gateway still runs, but queued transaction messages do not
+/// survive a restart, which is logged as an error.
+fn open_journal(config: &Config) -> Option<Journal> {
+    let path = config.system.data_dir.join("journal.db");
+    match Journal::open(&path) {
+        Ok(journal) => {
+            log::info!("journal: {}", journal.path().display());
+            Some(journal)
+        }
+        Err(e) => {
+            log::error!(
+                "journal: {e}; running without it: queued transaction messages will not \
+                 survive a restart"
+            );
+            None
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod device;
 pub mod diag;
 pub mod echonet;
 pub mod hub;
+pub mod journal;
 pub mod logging;
 pub mod mapping;
 pub mod metrics;

@@ -186,6 +186,8 @@ static STATIONS: Family<StationMetrics> = Family::new();
 pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
 /// Admin API requests refused because the client address failed too often.
 pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
+/// Journaled messages dropped by the bound policy (`system.journal.max_messages`).
+pub static JOURNAL_DROPPED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -342,6 +344,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         out,
         "ocppgw_admin_rate_limited_total {}",
         ADMIN_RATE_LIMITED.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_journal_dropped_total",
+        "counter",
+        "Intermediate transaction messages dropped because the journal was full.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_journal_dropped_total {}",
+        JOURNAL_DROPPED.get()
     );
     if let Some(h) = hub {
         head(

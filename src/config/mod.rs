@@ -25,8 +25,8 @@ pub use admin::{parse_sha256, AdminConfig, Role, TokenConfig, DEFAULT_ADMIN_BIND
 pub use devices::MAX_DEVICES_PER_BUS;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
-    Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, LogRotation, MetricsConfig,
-    Parity, Protocol, RtuTransport, SecurityConfig, SystemConfig, TcpTransport,
+    Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, JournalConfig, LogRotation,
+    MetricsConfig, Parity, Protocol, RtuTransport, SecurityConfig, SystemConfig, TcpTransport,
 };
 pub use security::{
     derive_password, BasicAuthSource, Password, PasswordError, PasswordSecret, SecurityProfile,

@@ -36,6 +36,7 @@ pub struct SystemConfig {
     pub log_file: Option<PathBuf>,
     pub log_rotation: LogRotation,
     pub metrics: MetricsConfig,
+    pub journal: JournalConfig,
     pub security: SecurityConfig,
     /// The admin API and status page; `None` when `[system.admin]` is absent.
     pub admin: Option<AdminConfig>,
@@ -53,6 +54,29 @@ pub struct LogRotation {
 pub struct MetricsConfig {
     /// Port of the Prometheus endpoint; `None` = no endpoint.
     pub prometheus_port: Option<u16>,
+}
+
+/// `[system.journal]`: the durable queue of transaction messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalConfig {
+    /// Messages each station may keep waiting for the CSMS before the bound policy drops the
+    /// oldest intermediate meter values.
+    pub max_messages: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            max_messages: JournalConfig::DEFAULT_MAX_MESSAGES,
+        }
+    }
+}
+
+impl JournalConfig {
+    /// About 3.5 days of one-minute meter values of one transaction.
+    pub const DEFAULT_MAX_MESSAGES: usize = 5000;
+    /// Largest accepted bound: keeps a full queue's memory within reason on a small board.
+    pub const MAX_MAX_MESSAGES: usize = 1_000_000;
 }
 
 /// `[system.security]`; `tls_cert_path` and `tls_key_path` are both set or both unset.

@@ -36,6 +36,8 @@ pub(super) struct RawSystem {
     #[serde(default)]
     pub metrics: RawMetrics,
     #[serde(default)]
+    pub journal: RawJournal,
+    #[serde(default)]
     pub security: RawSecurity,
     pub admin: Option<RawAdmin>,
 }
@@ -53,6 +55,13 @@ pub(super) struct RawLogRotation {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub prometheus_port: Option<u16>,
+}
+
+/// `[system.journal]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJournal {
+    pub max_messages: Option<usize>,
 }
 
 /// `[system.security]`.

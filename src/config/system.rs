@@ -10,7 +10,7 @@ use super::admin::check_admin;
 use super::error::Problems;
 use super::raw::{RawCsms, RawSystem};
 use super::security::check_csms_security;
-use super::{CsmsConfig, LogRotation, MetricsConfig, SecurityConfig, SystemConfig};
+use super::{CsmsConfig, JournalConfig, LogRotation, MetricsConfig, SecurityConfig, SystemConfig};
 
 /// Longest interval or timeout accepted, in seconds (one day); keeps deadline arithmetic far
 /// from overflow and catches milliseconds typed into a `_sec` key.
@@ -95,6 +95,16 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
             "must be between 1 and 65535",
         );
     }
+    let max_messages = raw
+        .journal
+        .max_messages
+        .unwrap_or(JournalConfig::DEFAULT_MAX_MESSAGES);
+    if !(1..=JournalConfig::MAX_MAX_MESSAGES).contains(&max_messages) {
+        p.add(
+            "system.journal.max_messages",
+            format!("must be between 1 and {}", JournalConfig::MAX_MAX_MESSAGES),
+        );
+    }
     let has_tls_cert = security.tls_cert_path.is_some() && security.tls_key_path.is_some();
     let admin = raw.admin.map(|a| check_admin(a, has_tls_cert, p));
     SystemConfig {
@@ -107,6 +117,7 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
         metrics: MetricsConfig {
             prometheus_port: raw.metrics.prometheus_port,
         },
+        journal: JournalConfig { max_messages },
         security,
         admin,
     }

@@ -40,6 +40,8 @@ pub struct Charger {
     store_dir: PathBuf,
     /// Numbers device writes, to match their outcomes.
     write_token: u64,
+    /// The station has taken back what the journal held for it.
+    pub(super) journaled: bool,
 }
 
 impl Charger {
@@ -63,6 +65,7 @@ impl Charger {
             connect,
             store_dir,
             write_token: 0,
+            journaled: false,
         }
     }
 
@@ -198,6 +201,11 @@ impl Charger {
         if let Err(e) = write_store(&self.store_dir, values) {
             log::error!("{}: cannot store the device model: {e}", self.name);
         }
+    }
+
+    /// The device answered and at least one of its variables has been read since the start.
+    pub fn has_readings(&self) -> bool {
+        self.online == Some(true) && self.values.iter().any(Option::is_some)
     }
 
     /// What the device readings say about the EVSE, in the station's terms.

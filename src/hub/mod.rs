@@ -17,6 +17,7 @@ use crossbeam_channel::{never, select, Receiver, Sender};
 use crate::chan::SendError;
 use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
+use crate::journal::{Journal, JournalOp, RemoveReason};
 use crate::metrics;
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
@@ -66,6 +67,14 @@ pub struct Hub {
     next_key: u32,
     /// Seeds each new station's jitter.
     rng: Rng,
+    /// Where transaction messages and states are kept across restarts, when it could be opened.
+    journal: Option<HubJournal>,
+}
+
+/// The open journal and the bound each station's queue gets.
+struct HubJournal {
+    store: Journal,
+    max_messages: usize,
 }
 
 impl Hub {
@@ -92,7 +101,19 @@ impl Hub {
             tls: None,
             next_key: 0,
             rng,
+            journal: None,
         }
+    }
+
+    /// Journals every station's transaction messages and states in `journal`, each station's
+    /// queue bounded to `max_messages`; each station takes back what the journal holds for it
+    /// before its first step.
+    pub fn with_journal(mut self, journal: Journal, max_messages: usize) -> Self {
+        self.journal = Some(HubJournal {
+            store: journal,
+            max_messages,
+        });
+        self
     }
 
     /// Makes the hub reloadable: `config` is what `specs` were built from with `tls`, and
@@ -221,14 +242,30 @@ impl Hub {
             return;
         };
         let now = Instant::now();
+        if let Some(journal) = &self.journal {
+            if !charger.journaled {
+                charger.journaled = true;
+                restore(charger, journal, now);
+            }
+        }
         let inputs = charger.evse_inputs();
         charger.station.set_inputs(0, inputs);
+        if charger.has_readings() {
+            charger.station.device_known(0);
+        }
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
+        let mut batch = Vec::new();
         let counters =
             (!self.effects.is_empty()).then(|| metrics::station(charger.station.ocpp_id()));
         for effect in self.effects.drain(..) {
+            if let Effect::Journal(op) = effect {
+                batch.push(op);
+                continue;
+            }
+            // What the station journaled is on disk before anything after it leaves.
+            commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
             let frame = matches!(effect, Effect::Send(_));
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
@@ -256,6 +293,7 @@ impl Hub {
                     charger.persist(&values);
                     continue;
                 }
+                Effect::Journal(_) => continue,
             };
             let sent = self.link.send(cmd);
             if let (true, Some(counters)) = (frame, &counters) {
@@ -273,8 +311,50 @@ impl Hub {
                 Err(SendError::Closed(_)) => return,
             }
         }
+        commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
         self.timers.set(key, charger.station.next_deadline());
     }
+}
+
+/// Gives the station of `charger` what the journal kept for it.
+fn restore(charger: &mut Charger, journal: &HubJournal, now: Instant) {
+    let station = &mut charger.station;
+    let stored = match journal.store.load(station.ocpp_id()) {
+        Ok(stored) => stored,
+        Err(e) => {
+            log::error!(
+                "{}: cannot read the journal: {e}; starting without its messages",
+                station.ocpp_id()
+            );
+            Default::default()
+        }
+    };
+    station.resume_from_journal(now, SystemTime::now(), journal.max_messages, stored);
+}
+
+/// Writes `batch` (ops of `station`) to the journal in one commit and empties it.
+fn commit(journal: &mut Option<HubJournal>, station: &str, batch: &mut Vec<JournalOp>) {
+    if batch.is_empty() {
+        return;
+    }
+    let Some(journal) = journal else {
+        batch.clear();
+        return;
+    };
+    for op in batch.iter() {
+        if let JournalOp::Remove {
+            reason: RemoveReason::Overflow,
+            ..
+        } = op
+        {
+            metrics::JOURNAL_DROPPED.inc();
+        }
+    }
+    if let Err(e) = journal.store.apply(station, batch) {
+        // The messages are still queued in memory and go out; only a crash could lose them now.
+        log::error!("{station}: journal write failed: {e}");
+    }
+    batch.clear();
 }
 
 /// A charger for `spec`, its station restored from what the CSMS set before a restart.

@@ -195,6 +195,7 @@ mod tests {
                 metrics: MetricsConfig {
                     prometheus_port: None,
                 },
+                journal: Default::default(),
                 security: SecurityConfig::default(),
             },
             csms: CsmsConfig {

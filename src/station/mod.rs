@@ -13,6 +13,7 @@ pub mod device_model;
 mod events;
 pub mod evse;
 mod handlers;
+mod journaling;
 mod meter;
 mod queue;
 pub mod transaction;
@@ -21,6 +22,7 @@ mod variables;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::journal::JournalOp;
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     Action, BootReason, ConnectorStatus, Measurand, MeterValues, MeterValuesRequest,
@@ -100,6 +102,8 @@ pub enum Effect {
     },
     /// Store the device-model values the CSMS set, so they survive a restart.
     Persist(serde_json::Value),
+    /// Write to the journal; done before any later `Send` is handed to the link.
+    Journal(JournalOp),
 }
 
 /// A command for the charger; the hub turns it into a write of the mapped control variable.
@@ -150,6 +154,10 @@ struct Evse {
     authorizing: Option<authorize::PendingAuth>,
     /// The device link as the CSMS was last told of it by NotifyEvent.
     notified_online: Option<bool>,
+    /// The transaction state the journal holds.
+    saved: Option<transaction::TxSnapshot>,
+    /// A transaction restored from the journal waits for the first device reading.
+    resuming: bool,
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -186,6 +194,12 @@ pub struct Station {
     next_event_id: i32,
     model: device_model::DeviceModel,
     external: variables::External,
+    /// Queue and transaction changes are written to the journal (see `resume_from_journal`).
+    journaling: bool,
+    /// Journal writes found while restoring, not yet handed out.
+    journal_ops: Vec<JournalOp>,
+    /// When the link to the CSMS was lost, for OfflineThreshold.
+    offline_since: Option<Instant>,
 }
 
 impl Station {
@@ -217,6 +231,9 @@ impl Station {
             reset: None,
             next_clock: None,
             next_event_id: 0,
+            journaling: false,
+            journal_ops: Vec::new(),
+            offline_since: None,
         }
     }
 
@@ -265,10 +282,20 @@ impl Station {
         self.link = Link::Up;
         self.failures = 0;
         self.last_call_at = now;
+        // After an offline period longer than OfflineThreshold the CSMS hears every
+        // connector's status again; after a shorter one only what changed.
+        if let Some(since) = self.offline_since.take() {
+            if now.saturating_duration_since(since) > self.model.offline_threshold() {
+                for e in &mut self.evses {
+                    e.reported = None;
+                }
+            }
+        }
     }
 
     /// The WebSocket closed or could not be opened: retry after the back-off.
     pub fn link_down(&mut self, now: Instant) {
+        self.offline_since.get_or_insert(now);
         if self.link == Link::Resetting {
             self.link = Link::Down { retry_at: now };
         } else {
@@ -313,6 +340,11 @@ impl Station {
         if self.link != Link::Up {
             return;
         }
+        self.handle_frame(now, wall, text, out);
+        self.flush_journal(out);
+    }
+
+    fn handle_frame(&mut self, now: Instant, wall: SystemTime, text: &str, out: &mut Vec<Effect>) {
         match Frame::parse(text) {
             Ok(Frame::Call {
                 id,
@@ -358,6 +390,7 @@ impl Station {
         self.notify_device_link(wall);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
+        self.flush_journal(out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
                 self.link = Link::Connecting;
@@ -419,6 +452,8 @@ impl Station {
         if call == Call::Heartbeat {
             self.heartbeat_due = false;
         }
+        // A message dropped after its last attempt leaves the journal before the next goes out.
+        self.flush_journal(out);
         out.push(Effect::Send(frame.to_text()));
     }
 
@@ -493,7 +528,8 @@ impl Station {
             let (prefix, counter) = (self.id_prefix, &mut self.next_id);
             let evse = &mut self.evses[index];
             // G03/G04: an unavailable EVSE starts nothing; its tracker catches up once operative.
-            if evse.inoperative && evse.tx.transaction().is_none() {
+            // A transaction restored from the journal waits for the first device reading.
+            if evse.resuming || (evse.inoperative && evse.tx.transaction().is_none()) {
                 continue;
             }
             let ctx = TxContext {
@@ -560,6 +596,9 @@ impl Station {
             let mut events = Vec::new();
             let offline = self.link != Link::Up;
             for (index, evse) in self.evses.iter_mut().enumerate() {
+                if evse.resuming {
+                    continue;
+                }
                 let ctx = TxContext {
                     now,
                     wall,
@@ -602,9 +641,20 @@ impl Station {
 
     fn queue_transaction_events(&mut self, events: Vec<TransactionEventRequest>) {
         for event in events {
-            match serde_json::to_value(&event) {
-                Ok(payload) => self.queue.push("TransactionEvent", payload),
-                Err(e) => log::error!("{}: cannot encode TransactionEvent: {e}", self.ocpp_id()),
+            let payload = match serde_json::to_value(&event) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    log::error!("{}: cannot encode TransactionEvent: {e}", self.ocpp_id());
+                    continue;
+                }
+            };
+            if let Some(dropped) = self.queue.push("TransactionEvent", payload) {
+                log::warn!(
+                    "{}: journal full ({} queued): dropped the oldest intermediate event: {}",
+                    self.ocpp_id(),
+                    self.queue.len(),
+                    dropped.payload
+                );
             }
         }
     }

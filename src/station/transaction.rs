@@ -3,7 +3,9 @@
 //! TxStartPoint / TxStopPoint decide when a transaction starts and ends; every change the CSMS
 //! must hear about becomes a TransactionEventRequest with a gap-free seqNo.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
 
 use super::evse::EvseInputs;
 use super::meter::meter_value;
@@ -69,12 +71,33 @@ pub struct Tx {
     next_seq: i32,
     charging_state: ChargingState,
     charging_since: Option<Instant>,
+    /// `charging_since` on the wall clock (Unix seconds), so a restart can count on from it.
+    charging_since_unix: Option<u64>,
     charged: Duration,
     next_periodic: Option<Instant>,
     /// The idToken of the current authorization has been sent in an event.
     token_sent: bool,
     /// The remoteStartId has been sent.
     remote_start_sent: bool,
+}
+
+/// What of a running transaction survives a restart: the journal keeps it as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxSnapshot {
+    pub transaction_id: String,
+    /// The seqNo of the next event.
+    pub next_seq: i32,
+    pub charging_state: ChargingState,
+    /// Seconds charged before the current charging period.
+    pub charged_secs: u64,
+    /// Start of the current charging period (Unix seconds), while charging.
+    pub charging_since: Option<u64>,
+    pub ev_connected: bool,
+    pub token_sent: bool,
+    pub remote_start_sent: bool,
+    pub id_token: Option<IdToken>,
+    pub remote_start_id: Option<i32>,
 }
 
 /// What happened, for the trigger reason and the stop reason.
@@ -114,6 +137,59 @@ impl TxTracker {
     /// The running transaction, if any.
     pub fn transaction(&self) -> Option<&Tx> {
         self.tx.as_ref()
+    }
+
+    /// The state to journal while a transaction runs; `None` when none does.
+    pub fn snapshot(&self) -> Option<TxSnapshot> {
+        let tx = self.tx.as_ref()?;
+        Some(TxSnapshot {
+            transaction_id: tx.id.clone(),
+            next_seq: tx.next_seq,
+            charging_state: tx.charging_state,
+            charged_secs: tx.charged.as_secs(),
+            charging_since: tx.charging_since_unix,
+            ev_connected: self.ev_connected,
+            token_sent: tx.token_sent,
+            remote_start_sent: tx.remote_start_sent,
+            id_token: self.auth.as_ref().map(|a| a.id_token.clone()),
+            remote_start_id: self.auth.as_ref().and_then(|a| a.remote_start_id),
+        })
+    }
+
+    /// A tracker that carries on with the journaled transaction after a restart: same id, the
+    /// seqNo counting on, periodic samples from `now`. The next `update` compares the device
+    /// with the saved state, so a cable pulled meanwhile ends it as an unplug would have.
+    pub fn resume(
+        snapshot: TxSnapshot,
+        now: Instant,
+        wall: SystemTime,
+        periodic: Duration,
+    ) -> Self {
+        let charging_since = snapshot.charging_since.map(|since| {
+            let elapsed = Duration::from_secs(unix(wall).saturating_sub(since));
+            now.checked_sub(elapsed).unwrap_or(now)
+        });
+        TxTracker {
+            tx: Some(Tx {
+                id: snapshot.transaction_id,
+                next_seq: snapshot.next_seq,
+                charging_state: snapshot.charging_state,
+                charging_since,
+                charging_since_unix: snapshot.charging_since,
+                charged: Duration::from_secs(snapshot.charged_secs),
+                next_periodic: (!periodic.is_zero()).then(|| now + periodic),
+                token_sent: snapshot.token_sent,
+                remote_start_sent: snapshot.remote_start_sent,
+            }),
+            auth: snapshot.id_token.map(|id_token| Authorization {
+                id_token,
+                remote_start_id: snapshot.remote_start_id,
+                expires: None,
+            }),
+            deauthorized: None,
+            ev_connected: snapshot.ev_connected,
+            spent: true,
+        }
     }
 
     /// The token the EVSE is authorized with, if any.
@@ -270,6 +346,7 @@ impl TxTracker {
             next_seq: 0,
             charging_state: state,
             charging_since: (state == ChargingState::Charging).then_some(ctx.now),
+            charging_since_unix: (state == ChargingState::Charging).then(|| unix(ctx.wall)),
             charged: Duration::ZERO,
             next_periodic: (!periodic.is_zero()).then(|| ctx.now + periodic),
             token_sent: false,
@@ -303,8 +380,10 @@ impl TxTracker {
                 .charging_since
                 .take()
                 .map_or(Duration::ZERO, |s| ctx.now.saturating_duration_since(s));
+            tx.charging_since_unix = None;
             if state == ChargingState::Charging {
                 tx.charging_since = Some(ctx.now);
+                tx.charging_since_unix = Some(unix(ctx.wall));
             }
             tx.charging_state = state;
         }
@@ -462,6 +541,11 @@ impl TxTracker {
             meter_value,
         })
     }
+}
+
+/// Whole seconds since the Unix epoch (0 before it).
+fn unix(wall: SystemTime) -> u64 {
+    wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 fn trigger_for(cause: Cause) -> TriggerReason {
