@@ -1,0 +1,92 @@
+use super::*;
+
+#[test]
+fn b05_set_variables_changes_the_heartbeat_and_persists() {
+    let mut h = capable();
+    let (reply, effects) = call(
+        &mut h,
+        "SetVariables",
+        json!({"setVariableData": [
+            {"attributeValue": "120", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+            {"attributeValue": "x", "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "Nonsense"}}
+        ]}),
+    );
+    let results = reply["setVariableResult"].as_array().unwrap();
+    assert_eq!(results[0]["attributeStatus"], "Accepted");
+    assert_eq!(results[1]["attributeStatus"], "UnknownVariable");
+    let stored = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Persist(v) => Some(v.clone()),
+            _ => None,
+        })
+        .expect("the change is persisted");
+    let (reply, _) = call(
+        &mut h,
+        "GetVariables",
+        json!({"getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}),
+    );
+    assert_eq!(reply["getVariableResult"][0]["attributeValue"], "120");
+    h.advance(120);
+    h.expect_call("Heartbeat");
+
+    // A restarted station restores what the CSMS set.
+    let mut again = Station::new(settings(), Rng::seeded(5), h.now);
+    again.restore_device_model(&stored);
+    assert_eq!(
+        again.device_model().heartbeat_interval(),
+        Duration::from_secs(120)
+    );
+}
+
+#[test]
+fn b06_oversized_or_empty_requests_are_refused_whole() {
+    let mut h = capable();
+    let one =
+        json!({"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}});
+    let many: Vec<Value> = (0..33).map(|_| one.clone()).collect();
+    let (reply, _) = call(&mut h, "GetVariables", json!({ "getVariableData": many }));
+    assert_eq!(reply["error"], "OccurrenceConstraintViolation");
+    let (reply, _) = call(&mut h, "GetVariables", json!({ "getVariableData": [] }));
+    assert_eq!(reply["error"], "OccurrenceConstraintViolation");
+}
+
+#[test]
+fn b07_base_report_follows_the_answer_as_notify_report_pages() {
+    let mut h = capable();
+    let (reply, effects) = call(
+        &mut h,
+        "GetBaseReport",
+        json!({"requestId": 9, "reportBase": "FullInventory"}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    let mut pages = Vec::new();
+    let mut pending = effects;
+    while let Some(Effect::Send(text)) = pending
+        .iter()
+        .find(|e| matches!(e, Effect::Send(t) if t.contains("NotifyReport")))
+        .cloned()
+    {
+        let v: Value = serde_json::from_str(&text).unwrap();
+        pages.push(v[3].clone());
+        pending = h.receive(json!([3, v[1], {}]));
+        if pending.is_empty() {
+            pending = h.pump();
+        }
+    }
+    assert!(
+        pages.len() > 1,
+        "a full inventory takes several pages of 32 items"
+    );
+    for (seq, page) in pages.iter().enumerate() {
+        assert_eq!(page["requestId"], 9);
+        assert_eq!(page["seqNo"], seq);
+        assert_eq!(page["tbc"], seq + 1 < pages.len());
+    }
+    let (reply, _) = call(
+        &mut h,
+        "GetReport",
+        json!({"requestId": 10, "componentVariable": [{"component": {"name": "NoSuchThing"}}]}),
+    );
+    assert_eq!(reply["status"], "EmptyResultSet");
+}

@@ -1,0 +1,181 @@
+use super::*;
+
+#[test]
+fn transaction_messages_wait_while_offline_and_are_marked_offline() {
+    let mut h = capable();
+    h.st.link_down(h.now);
+    plugged(&mut h, true);
+    assert_eq!(
+        h.pump(),
+        Vec::<Effect>::new(),
+        "back-off before reconnecting"
+    );
+    assert_eq!(h.st.queued_messages(), 1);
+    h.advance(10);
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    let (_, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["offline"], true);
+    assert_eq!(event["seqNo"], 0);
+}
+
+#[test]
+fn a_refused_transaction_message_is_retried_then_dropped() {
+    let mut h = capable();
+    plugged(&mut h, true);
+    let (id, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["seqNo"], 0);
+    h.receive(json!([4, id, "InternalError", "busy", {}]));
+    // While the retry waits, other messages still go out.
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    for wait in [60, 120] {
+        assert!(h.pump().is_empty());
+        h.advance(wait);
+        let (id, event) = h.expect_call("TransactionEvent");
+        assert_eq!(event["seqNo"], 0, "the same message again");
+        h.receive(json!([4, id, "InternalError", "busy", {}]));
+    }
+    assert_eq!(
+        h.st.queued_messages(),
+        0,
+        "dropped after MessageAttemptsTransactionEvent"
+    );
+}
+
+#[test]
+fn j01_clock_aligned_values_outside_and_inside_a_transaction() {
+    let mut h = capable();
+    h.st.settings.aligned_interval = Duration::from_secs(900);
+    h.st.heartbeat_interval = Duration::from_secs(86_400);
+    let energy = |connected| EvseInputs {
+        online: Some(true),
+        vehicle_connected: Some(connected),
+        samples: vec![Sample {
+            measurand: Measurand::EnergyActiveImportRegister,
+            phase: None,
+            value: 42.0,
+            unit: Some("Wh".into()),
+        }],
+        ..Default::default()
+    };
+    h.st.set_inputs(0, energy(false));
+    assert!(h.pump().is_empty());
+    // wall() (1_764_000_000 s) is on a 900 s boundary: the next one is a full interval away.
+    let next = h.st.next_deadline().unwrap();
+    assert_eq!(next, h.now + Duration::from_secs(900));
+    h.now = next;
+    let (id, mv) = h.expect_call("MeterValues");
+    assert_eq!(
+        mv["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Clock"
+    );
+    h.receive(json!([3, id, {}]));
+    h.st.set_inputs(0, energy(true));
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    h.now += Duration::from_secs(900);
+    let (_, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["triggerReason"], "MeterValueClock");
+    assert_eq!(
+        event["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Clock"
+    );
+}
+
+#[test]
+fn c01_a_token_at_the_reader_is_authorized_before_charging_is_enabled() {
+    let mut h = capable();
+    token_at_reader(&mut h, Some("CARD1"), false);
+    let out = h.pump();
+    let [Effect::Send(text)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let v: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        (v[2].as_str(), v[3]["idToken"]["idToken"].as_str()),
+        (Some("Authorize"), Some("CARD1"))
+    );
+    let out = h.receive(json!([3, v[1], {"idTokenInfo": {"status": "Accepted"}}]));
+    assert_eq!(
+        out,
+        vec![Effect::Device(DeviceCommand::Charging {
+            evse: 0,
+            start: true
+        })]
+    );
+    token_at_reader(&mut h, Some("CARD1"), true);
+    let (id, started) = h.expect_call("TransactionEvent");
+    assert_eq!(started["idToken"]["idToken"], "CARD1");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    // The card leaves the reader, then is shown again: that stops the transaction.
+    token_at_reader(&mut h, None, true);
+    assert!(h.pump().is_empty());
+    token_at_reader(&mut h, Some("CARD1"), true);
+    let (_, ended) = h.expect_call("TransactionEvent");
+    assert_eq!(ended["triggerReason"], "StopAuthorized");
+    assert_eq!(ended["transactionInfo"]["stoppedReason"], "Local");
+}
+
+#[test]
+fn c01_a_refused_token_does_not_enable_charging() {
+    let mut h = capable();
+    token_at_reader(&mut h, Some("BAD"), false);
+    let (id, _) = h.expect_call("Authorize");
+    let mut out = Vec::new();
+    h.st.received(
+        h.now,
+        wall(),
+        &json!([3, id, {"idTokenInfo": {"status": "Blocked"}}]).to_string(),
+        &mut out,
+    );
+    assert!(
+        !out.iter().any(|e| matches!(e, Effect::Device(_))),
+        "{out:?}"
+    );
+    token_at_reader(&mut h, Some("BAD"), true);
+    let (_, started) = h.expect_call("TransactionEvent");
+    assert!(started.get("idToken").is_none() || started["idToken"]["idToken"] != "BAD");
+}
+
+#[test]
+fn authorize_remote_start_checks_the_token_first() {
+    let mut h = capable();
+    h.st.settings.tx.authorize_remote_start = true;
+    let (reply, effects) = call(
+        &mut h,
+        "RequestStartTransaction",
+        json!({"remoteStartId": 3, "idToken": {"idToken": "R1", "type": "Central"}}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(
+        !effects.iter().any(|e| matches!(e, Effect::Device(_))),
+        "{effects:?}"
+    );
+    let authorize = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("\"Authorize\"") => Some(t.clone()),
+            _ => None,
+        })
+        .expect("Authorize sent in the same turn");
+    let v: Value = serde_json::from_str(&authorize).unwrap();
+    let mut out = Vec::new();
+    h.st.received(
+        h.now,
+        wall(),
+        &json!([3, v[1], {"idTokenInfo": {"status": "Accepted"}}]).to_string(),
+        &mut out,
+    );
+    assert!(out.contains(&Effect::Device(DeviceCommand::Charging {
+        evse: 0,
+        start: true
+    })));
+    plugged(&mut h, true);
+    let (_, started) = h.expect_call("TransactionEvent");
+    assert_eq!(started["transactionInfo"]["remoteStartId"], 3);
+}
