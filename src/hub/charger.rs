@@ -295,6 +295,8 @@ pub fn exposed_variables(template: &Template) -> Vec<ExternalDef> {
                     unit: v.unit.clone(),
                 },
                 options,
+                min: v.min,
+                max: v.max,
             }
         })
         .collect()

@@ -24,6 +24,9 @@ pub struct ExternalDef {
     pub variable: ExternalVariable,
     /// The texts an enum variable accepts; empty for other kinds.
     pub options: Vec<String>,
+    /// The template's `min` and `max` for a number the CSMS may set.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 /// The variables a template maps to the device, as the station sees them.
@@ -64,6 +67,15 @@ impl ExternalVariables for External {
         if let Some(def) = def {
             if !def.options.is_empty() && !def.options.iter().any(|o| o == value) {
                 return Err(format!("must be one of {}", def.options.join(", ")));
+            }
+            // The device model checked the data type already, so a number parses here.
+            if let Ok(number) = value.parse::<f64>() {
+                if def.min.is_some_and(|min| number < min)
+                    || def.max.is_some_and(|max| number > max)
+                {
+                    let bound = |b: Option<f64>| b.map_or("-".to_string(), |b| b.to_string());
+                    return Err(format!("outside {}..{}", bound(def.min), bound(def.max)));
+                }
             }
         }
         self.writes.push((

@@ -90,3 +90,41 @@ fn b07_base_report_follows_the_answer_as_notify_report_pages() {
     );
     assert_eq!(reply["status"], "EmptyResultSet");
 }
+
+#[test]
+fn b05_template_variables_are_written_only_within_their_range() {
+    use crate::ocpp::messages::{DataType, Mutability};
+    use crate::station::device_model::ExternalVariable;
+    let mut h = capable();
+    h.st.define_external(vec![ExternalDef {
+        variable: ExternalVariable {
+            component: "EVSE".into(),
+            variable: "CurrentLimit".into(),
+            mutability: Mutability::ReadWrite,
+            data_type: DataType::decimal,
+            unit: Some("A".into()),
+        },
+        options: Vec::new(),
+        min: Some(6.0),
+        max: Some(32.0),
+    }]);
+    let set = |h: &mut Harness, value: &str| {
+        call(
+            h,
+            "SetVariables",
+            json!({"setVariableData": [{"attributeValue": value, "component": {"name": "EVSE"}, "variable": {"name": "CurrentLimit"}}]}),
+        )
+    };
+    let (reply, effects) = set(&mut h, "50");
+    assert_eq!(reply["setVariableResult"][0]["attributeStatus"], "Rejected");
+    assert!(!effects
+        .iter()
+        .any(|e| matches!(e, Effect::WriteVariable { .. })));
+    let (reply, effects) = set(&mut h, "16");
+    assert_eq!(reply["setVariableResult"][0]["attributeStatus"], "Accepted");
+    assert!(effects.contains(&Effect::WriteVariable {
+        component: "EVSE".into(),
+        variable: "CurrentLimit".into(),
+        value: "16".into(),
+    }));
+}
