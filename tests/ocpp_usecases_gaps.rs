@@ -188,3 +188,49 @@ fn a01_a_new_basic_auth_password_is_used_on_the_next_connection() {
     );
     assert_records_valid(&rig.csms);
 }
+
+/// Waits until the CSMS has refused the station's upgrade at least `n` times.
+fn wait_refusals(rig: &Rig, n: usize) {
+    let until = Instant::now() + WAIT;
+    while rig.csms.refusals().len() < n {
+        assert!(Instant::now() < until, "fewer than {n} refusals");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn b04_an_idle_station_offline_reports_what_changed_when_back_without_booting() {
+    let (options, keys) = profile_1();
+    let rig = Rig::start("b04_offline_idle", options, &keys);
+    let ready = rig.wait_status("Available", 0);
+
+    // The CSMS becomes unreachable for the station: its upgrades are refused from now on.
+    rig.csms
+        .set_basic_auth_password(STATION, "not-the-station-passw0rd");
+    assert!(rig.csms.disconnect(STATION));
+    wait_refusals(&rig, 1);
+    let offline = rig.csms.records().last().map_or(0, |r| r.seq);
+    rig.charger.set_status(3);
+    // Further attempts while offline: the station keeps retrying, after the change was polled.
+    wait_refusals(&rig, 2);
+
+    rig.csms.set_basic_auth_password(STATION, PASSWORD);
+    wait_connection(&rig, 2);
+    let back = rig.wait_status("Unavailable", offline);
+    assert_ne!(
+        back.connection, ready.connection,
+        "sent on the new connection"
+    );
+    assert_eq!(
+        rig.calls_after("BootNotification", 0).len(),
+        1,
+        "booted again"
+    );
+    assert!(
+        rig.calls_after("StatusNotification", ready.seq)
+            .iter()
+            .all(|r| r.connection == back.connection),
+        "nothing was sent on the dropped connection"
+    );
+    assert_records_valid(&rig.csms);
+}
