@@ -22,8 +22,8 @@ pub(super) struct PendingAuth {
 
 impl Station {
     /// C01/C09: notices tokens newly presented at each EVSE's reader. Presenting the token that
-    /// started the running transaction again stops it (StopAuthorized).
-    pub(super) fn check_presented_tokens(&mut self) {
+    /// started the running transaction again stops it (StopAuthorized) and the charger with it.
+    pub(super) fn check_presented_tokens(&mut self, out: &mut Vec<Effect>) {
         for (index, evse) in self.evses.iter_mut().enumerate() {
             let seen = evse.inputs.id_token.clone().filter(|t| !t.is_empty());
             if seen == evse.presented {
@@ -34,6 +34,13 @@ impl Station {
             if evse.tx.transaction().is_some() && evse.tx.authorized_token() == Some(token.as_str())
             {
                 evse.tx.deauthorize(false);
+                // E07: ending the transaction alone would leave the EV drawing energy.
+                if self.settings.capabilities.start_stop {
+                    out.push(Effect::Device(DeviceCommand::Charging {
+                        evse: index,
+                        start: false,
+                    }));
+                }
                 continue;
             }
             if token.chars().count() > IdToken::ID_TOKEN_MAX {

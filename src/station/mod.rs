@@ -382,7 +382,7 @@ impl Station {
     /// Emits everything that is due at `now`: transaction events, connecting, timeouts, the
     /// next CALL.
     pub fn pump(&mut self, now: Instant, wall: SystemTime, out: &mut Vec<Effect>) {
-        self.check_presented_tokens();
+        self.check_presented_tokens(out);
         self.update_transactions(now, wall, out);
         self.mirror_availability();
         self.notify_device_link(wall);

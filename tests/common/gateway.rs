@@ -298,3 +298,33 @@ impl Rig {
             .collect()
     }
 }
+
+impl Rig {
+    /// Like [`Rig::start`], but the device uses template `id`, written from `text` into the
+    /// scratch templates directory beside the shipped ones.
+    pub fn start_templated(
+        name: &str,
+        options: CsmsOptions,
+        extra_csms: &str,
+        (id, text): (&str, &str),
+    ) -> Rig {
+        let csms = CsmsSim::start(loopback(), options).unwrap();
+        let charger = ModbusChargerSim::start(loopback()).unwrap();
+        let dir = scratch(name);
+        std::fs::write(dir.join("templates").join(format!("{id}.toml")), text).unwrap();
+        let config = write_config(&dir, &csms.url(), &[charger.addr()], extra_csms);
+        let config_text = std::fs::read_to_string(&config).unwrap().replace(
+            "template = \"generic_modbus_charger\"",
+            &format!("template = \"{id}\""),
+        );
+        std::fs::write(&config, config_text).unwrap();
+        let gw = Gateway::start(&config, &dir.join("gateway.log"));
+        Rig {
+            csms,
+            charger,
+            dir,
+            config,
+            gw,
+        }
+    }
+}

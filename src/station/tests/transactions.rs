@@ -116,7 +116,23 @@ fn c01_a_token_at_the_reader_is_authorized_before_charging_is_enabled() {
     token_at_reader(&mut h, None, true);
     assert!(h.pump().is_empty());
     token_at_reader(&mut h, Some("CARD1"), true);
-    let (_, ended) = h.expect_call("TransactionEvent");
+    let out = h.pump();
+    assert!(
+        out.contains(&Effect::Device(DeviceCommand::Charging {
+            evse: 0,
+            start: false
+        })),
+        "{out:?}"
+    );
+    let ended = out
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) => serde_json::from_str::<Value>(t).ok(),
+            _ => None,
+        })
+        .expect("TransactionEvent sent");
+    assert_eq!(ended[2], "TransactionEvent");
+    let ended = &ended[3];
     assert_eq!(ended["triggerReason"], "StopAuthorized");
     assert_eq!(ended["transactionInfo"]["stoppedReason"], "Local");
 }
