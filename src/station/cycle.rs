@@ -41,6 +41,13 @@ impl Station {
                 format!("{prefix:08x}-tx{counter}-{}", index + 1)
             };
             evse.tx.update(&ctx, &mut new_id, &mut events);
+            // E03: the charger was enabled for a driver who never plugged in.
+            if evse.tx.take_lapsed() && self.settings.capabilities.start_stop {
+                out.push(Effect::Device(DeviceCommand::Charging {
+                    evse: index,
+                    start: false,
+                }));
+            }
             if evse.tx.transaction().is_none() {
                 if let Some(inoperative) = evse.scheduled_inoperative.take() {
                     evse.inoperative = inoperative;

@@ -131,6 +131,8 @@ pub struct TxTracker {
     ev_connected: bool,
     /// A new transaction may start only after the start condition was false since the last one.
     spent: bool,
+    /// An authorization ran out without a vehicle (EVConnectionTimeOut); see `take_lapsed`.
+    lapsed: bool,
 }
 
 impl TxTracker {
@@ -189,7 +191,14 @@ impl TxTracker {
             deauthorized: None,
             ev_connected: snapshot.ev_connected,
             spent: true,
+            lapsed: false,
         }
+    }
+
+    /// True once after an authorization ran out without a vehicle: a charger enabled for it
+    /// must be disabled again.
+    pub fn take_lapsed(&mut self) -> bool {
+        std::mem::take(&mut self.lapsed)
     }
 
     /// The token the EVSE is authorized with, if any.
@@ -241,6 +250,7 @@ impl TxTracker {
                 ctx.evse_id
             );
             self.auth = None;
+            self.lapsed = true;
         }
         if ev {
             if let Some(a) = &mut self.auth {

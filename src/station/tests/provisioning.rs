@@ -216,3 +216,21 @@ fn payloads_that_break_the_schema_get_the_matching_callerror() {
     let (reply, _) = call(&mut h, "Reset", json!({"type": "Sometimes"}));
     assert_eq!(reply["error"], "PropertyConstraintViolation");
 }
+
+#[test]
+fn b04_after_a_long_outage_every_status_is_sent_again_after_a_short_one_only_changes() {
+    let mut h = capable();
+    // Short outage (OfflineThreshold is 300 s): the unchanged status is not repeated.
+    h.st.link_down(h.now);
+    h.advance(10);
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    assert!(h.pump().is_empty(), "nothing changed, nothing to say");
+    // Long outage: the CSMS may have forgotten; it hears the status again.
+    h.st.link_down(h.now);
+    h.advance(400);
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    let (_, status) = h.expect_call("StatusNotification");
+    assert_eq!(status["connectorStatus"], "Available");
+}

@@ -131,3 +131,32 @@ fn f06_trigger_message_answers_each_kind() {
     );
     assert_eq!(reply["status"], "Rejected", "unknown EVSE");
 }
+
+#[test]
+fn e03_a_remote_start_without_a_vehicle_switches_the_charger_off_again() {
+    let mut h = capable();
+    let (reply, effects) = call(
+        &mut h,
+        "RequestStartTransaction",
+        json!({"remoteStartId": 8, "idToken": {"idToken": "T", "type": "Central"}}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    assert!(effects.contains(&Effect::Device(DeviceCommand::Charging {
+        evse: 0,
+        start: true
+    })));
+    // EVConnectionTimeOut (120 s) passes with no cable.
+    h.advance(121);
+    let out = h.pump();
+    assert!(
+        out.contains(&Effect::Device(DeviceCommand::Charging {
+            evse: 0,
+            start: false
+        })),
+        "{out:?}"
+    );
+    assert!(
+        !h.pump().iter().any(|e| matches!(e, Effect::Device(_))),
+        "only once"
+    );
+}
