@@ -14,6 +14,7 @@ mod events;
 pub mod evse;
 mod handlers;
 mod journaling;
+pub mod local;
 mod meter;
 mod queue;
 pub mod transaction;
