@@ -1,11 +1,13 @@
 //! Routing, authorization, audit lines and the handlers of every route.
 
+use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use serde_json::{json, Value};
 
+use super::actions::{self, Command, Edit};
 use super::auth::{Auth, Caller};
 use super::{page, views, Context, Surface};
 use crate::chan::{self, SendError};
@@ -20,6 +22,8 @@ const HUB_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_LOG_LINES: usize = 100;
 /// Most log lines one request may ask for (the ring holds this many).
 const MAX_LOG_LINES: usize = 1000;
+/// Largest request body read; a device table is far smaller.
+const MAX_BODY: u64 = 64 * 1024;
 /// The OpenAPI document of the routes below.
 pub(super) const OPENAPI: &str = include_str!("openapi.json");
 
@@ -36,6 +40,8 @@ pub(super) enum Endpoint {
     Variables,
     Reload,
     Logs,
+    Command(Command),
+    DeviceEdit(Edit),
 }
 
 /// One route: method, path pattern (`{id}` is one path segment) and the role it needs.
@@ -91,6 +97,54 @@ pub(super) const ROUTES: &[Route] = &[
         Endpoint::Reload,
     ),
     route("GET", "/api/v1/logs", Some(Role::Viewer), Endpoint::Logs),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/start",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Start),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/stop",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Stop),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/unlock",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Unlock),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/reset",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Reset),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/availability",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Availability),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Add),
+    ),
+    route(
+        "PUT",
+        "/api/v1/devices/{id}",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Update),
+    ),
+    route(
+        "DELETE",
+        "/api/v1/devices/{id}",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Delete),
+    ),
 ];
 
 const fn route(
@@ -117,7 +171,8 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, value: &Value) -> Reply {
+    /// A JSON answer.
+    pub(super) fn json(status: u16, value: &Value) -> Reply {
         Reply {
             status,
             content_type: "application/json",
@@ -126,7 +181,8 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, message: &str) -> Reply {
+    /// `{"error": message}`.
+    pub(super) fn error(status: u16, message: &str) -> Reply {
         Reply::json(status, &json!({ "error": message }))
     }
 
@@ -143,7 +199,7 @@ impl Reply {
 }
 
 /// Answers one request.
-pub(super) fn handle(ctx: &Context, request: tiny_http::Request) {
+pub(super) fn handle(ctx: &Context, mut request: tiny_http::Request) {
     let client = ctx.client_ip(&request);
     let method = request.method().as_str().to_ascii_uppercase();
     let url = request.url().to_string();
@@ -153,18 +209,45 @@ pub(super) fn handle(ctx: &Context, request: tiny_http::Request) {
         .iter()
         .find(|h| h.field.equiv("Authorization"))
         .map(|h| h.value.as_str().to_owned());
-    let reply = dispatch(ctx, &method, path, query, authorization.as_deref(), client);
+    let reply = match read_body(&mut request) {
+        Ok(body) => {
+            let call = Call {
+                method: &method,
+                path,
+                query,
+                body: &body,
+            };
+            dispatch(ctx, &call, authorization.as_deref(), client)
+        }
+        Err(reply) => reply,
+    };
     respond(request, reply);
 }
 
-fn dispatch(
-    ctx: &Context,
-    method: &str,
-    path: &str,
-    query: &str,
-    authorization: Option<&str>,
-    client: IpAddr,
-) -> Reply {
+/// What one request asks for.
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    body: &'a [u8],
+}
+
+/// The request body, at most [`MAX_BODY`] bytes.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
+    let mut body = Vec::new();
+    request
+        .as_reader()
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Reply::error(400, &format!("cannot read the request body: {e}")))?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(Reply::error(413, "the request body is too large"));
+    }
+    Ok(body)
+}
+
+fn dispatch(ctx: &Context, call: &Call<'_>, authorization: Option<&str>, client: IpAddr) -> Reply {
+    let (method, path) = (call.method, call.path);
     let mut allowed = Vec::new();
     let mut found = None;
     let offered = ROUTES
@@ -198,7 +281,7 @@ fn dispatch(
             }
         },
     };
-    let reply = endpoint(ctx, route.endpoint, param.as_deref(), query);
+    let reply = endpoint(ctx, route.endpoint, param.as_deref(), call, caller.as_ref());
     if route.mutating() {
         audit(caller.as_ref(), client, method, path, &reply);
     }
@@ -304,7 +387,13 @@ fn audit(caller: Option<&Caller>, client: IpAddr, method: &str, path: &str, repl
     log::info!(target: "audit", "{who} from {client}: {method} {path} -> {}{detail}", reply.status);
 }
 
-fn endpoint(ctx: &Context, endpoint: Endpoint, param: Option<&str>, query: &str) -> Reply {
+fn endpoint(
+    ctx: &Context,
+    endpoint: Endpoint,
+    param: Option<&str>,
+    call: &Call<'_>,
+    caller: Option<&Caller>,
+) -> Reply {
     let id = param.unwrap_or_default();
     match endpoint {
         Endpoint::Page => match ask(ctx, |reply| Query::Status { reply }) {
@@ -351,7 +440,9 @@ fn endpoint(ctx: &Context, endpoint: Endpoint, param: Option<&str>, query: &str)
             }
         }
         Endpoint::Reload => reload(ctx),
-        Endpoint::Logs => match log_lines(query) {
+        Endpoint::Command(command) => actions::command(ctx, id, command, caller, call.body),
+        Endpoint::DeviceEdit(edit) => actions::edit_device(ctx, edit, id, call.body),
+        Endpoint::Logs => match log_lines(call.query) {
             Ok(n) => Reply::json(200, &json!({ "lines": logging::recent(n) })),
             Err(message) => Reply::error(400, &message),
         },
@@ -425,7 +516,10 @@ fn log_lines(query: &str) -> Result<usize, String> {
 }
 
 /// Asks the hub and waits for its answer; an error is the status and message to reply with.
-fn ask<T>(ctx: &Context, query: impl FnOnce(Sender<T>) -> Query) -> Result<T, (u16, String)> {
+pub(super) fn ask<T>(
+    ctx: &Context,
+    query: impl FnOnce(Sender<T>) -> Query,
+) -> Result<T, (u16, String)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     match chan::try_send(&ctx.hub, query(tx), "admin→hub") {
         Ok(()) => {}
