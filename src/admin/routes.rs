@@ -531,7 +531,10 @@ pub(super) fn ask<T>(
 }
 
 fn respond(request: tiny_http::Request, reply: Reply) {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    // Answers are whole in memory: a Content-Length suits every client, even a minimal one.
+    let mut response = tiny_http::Response::from_data(reply.body)
+        .with_status_code(reply.status)
+        .with_chunked_threshold(usize::MAX);
     let headers = [
         ("Content-Type", reply.content_type.to_string()),
         ("Cache-Control", "no-store".to_string()),
