@@ -213,3 +213,100 @@ fn sync_dir(path: &Path) {
         log::warn!("cannot sync {}: {e}", dir.display());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        text.parse().expect("test TOML")
+    }
+
+    fn devices() -> Vec<toml::Value> {
+        vec![
+            toml::Value::Table(table("id = \"a\"\nocpp_id = \"CPA\"")),
+            toml::Value::Table(table("id = \"b\"\nocpp_id = \"CPB\"")),
+        ]
+    }
+
+    #[test]
+    fn add_checks_ids() {
+        let mut d = devices();
+        let dup = apply(
+            &mut d,
+            DeviceEdit::Add(table("id = \"a\"\nocpp_id = \"X\"")),
+        );
+        assert!(matches!(dup, Err(EditError::Duplicate { key: "id", .. })));
+        let dup = apply(
+            &mut d,
+            DeviceEdit::Add(table("id = \"c\"\nocpp_id = \"CPB\"")),
+        );
+        assert!(matches!(
+            dup,
+            Err(EditError::Duplicate { key: "ocpp_id", .. })
+        ));
+        let missing = apply(&mut d, DeviceEdit::Add(table("id = \"c\"")));
+        assert!(matches!(missing, Err(EditError::Device(_))));
+        assert_eq!(d.len(), 2);
+        apply(
+            &mut d,
+            DeviceEdit::Add(table("id = \"c\"\nocpp_id = \"CPC\"")),
+        )
+        .unwrap();
+        assert_eq!(d.len(), 3);
+    }
+
+    #[test]
+    fn update_keeps_the_id_and_checks_other_ocpp_ids() {
+        let mut d = devices();
+        let edit = |id: &str, text: &str| DeviceEdit::Update {
+            id: id.into(),
+            device: table(text),
+        };
+        let renamed = apply(&mut d, edit("a", "id = \"z\"\nocpp_id = \"CPA\""));
+        assert!(matches!(renamed, Err(EditError::Device(_))));
+        let clash = apply(&mut d, edit("a", "ocpp_id = \"CPB\""));
+        assert!(matches!(clash, Err(EditError::Duplicate { .. })));
+        let unknown = apply(&mut d, edit("q", "ocpp_id = \"CPQ\""));
+        assert!(matches!(unknown, Err(EditError::NotFound(_))));
+        apply(&mut d, edit("a", "ocpp_id = \"CPA\"\npoll_interval_ms = 5")).unwrap();
+        assert_eq!(d[0].get("id").and_then(toml::Value::as_str), Some("a"));
+        assert_eq!(
+            d[0].get("poll_interval_ms")
+                .and_then(toml::Value::as_integer),
+            Some(5)
+        );
+    }
+
+    #[test]
+    fn delete_removes_only_that_device() {
+        let mut d = devices();
+        let unknown = apply(&mut d, DeviceEdit::Delete { id: "q".into() });
+        assert!(matches!(unknown, Err(EditError::NotFound(_))));
+        apply(&mut d, DeviceEdit::Delete { id: "a".into() }).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].get("id").and_then(toml::Value::as_str), Some("b"));
+    }
+
+    #[test]
+    fn a_bad_edit_leaves_the_file_and_no_temp_file() {
+        let dir = std::env::temp_dir().join(format!("ocpp-gw-edit-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gw.toml");
+        let text = "# kept\n[system]\n[csms]\nurl = \"ws://127.0.0.1:1/ocpp\"\n";
+        fs::write(&path, text).unwrap();
+        let device = table(
+            "id = \"a\"\nocpp_id = \"CPA\"\ntemplate = \"none\"\nprotocol = \"modbus_tcp\"\n\
+             [connection]\nip = \"127.0.0.1\"",
+        );
+        let result = edit_devices(&path, DeviceEdit::Add(device));
+        let Err(EditError::Invalid(errors)) = result else {
+            panic!("expected problems, got {result:?}");
+        };
+        assert!(errors.0.iter().all(|e| e.file == path), "{errors}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert!(!temp_path(&path).exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

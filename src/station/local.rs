@@ -225,3 +225,142 @@ fn explain(action: &str, status: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::ocpp::messages::{ConnectorStatus, Measurand};
+    use crate::station::evse::EvseInputs;
+    use crate::station::transaction::TxSettings;
+    use crate::station::{Backoff, Capabilities, Retry, StationSettings};
+    use crate::util::rng::Rng;
+
+    fn station(capabilities: Capabilities) -> Station {
+        let settings = StationSettings {
+            ocpp_id: "CP1".into(),
+            vendor_name: "V".into(),
+            model: "M".into(),
+            firmware_version: "1".into(),
+            heartbeat_interval: Duration::from_secs(300),
+            response_timeout: Duration::from_secs(30),
+            backoff: Backoff {
+                wait_minimum: Duration::from_secs(10),
+                random_range: Duration::ZERO,
+                repeat_times: 3,
+            },
+            ping_interval: Duration::ZERO,
+            security_profile: 0,
+            basic_auth_password: None,
+            measurands: vec![Measurand::EnergyActiveImportRegister],
+            evses: 1,
+            tx: TxSettings::default(),
+            aligned_interval: Duration::ZERO,
+            aligned_measurands: Vec::new(),
+            retry: Retry {
+                attempts: 3,
+                interval: Duration::from_secs(60),
+            },
+            capabilities,
+        };
+        let mut st = Station::new(settings, Rng::seeded(1), Instant::now());
+        st.set_inputs(
+            0,
+            EvseInputs {
+                online: Some(true),
+                connector_status: Some(ConnectorStatus::Available),
+                ..Default::default()
+            },
+        );
+        st
+    }
+
+    fn run(st: &mut Station, command: LocalCommand) -> (CommandOutcome, Vec<Effect>) {
+        let wall = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        let mut out = Vec::new();
+        let outcome = st.local_command(Instant::now(), wall, command, &mut out);
+        // The handler's reply frame is the outcome: it never goes to the CSMS.
+        assert!(
+            !out.iter()
+                .any(|e| matches!(e, Effect::Send(t) if t.contains(LOCAL_ID))),
+            "{out:?}"
+        );
+        (outcome, out)
+    }
+
+    fn devices(out: &[Effect]) -> Vec<DeviceCommand> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Device(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const ALL: Capabilities = Capabilities {
+        start_stop: true,
+        unlock: true,
+        reset: true,
+        availability: true,
+    };
+
+    #[test]
+    fn start_authorizes_once_and_stop_needs_a_transaction() {
+        let mut st = station(ALL);
+        let start = LocalCommand::Start {
+            token: "x".repeat(50),
+        };
+        let (outcome, out) = run(&mut st, start.clone());
+        assert_eq!(outcome.status, "Accepted");
+        assert_eq!(
+            devices(&out),
+            vec![DeviceCommand::Charging {
+                evse: 0,
+                start: true
+            }]
+        );
+        let token = st.evses[0].tx.authorized_token().map(str::len);
+        assert_eq!(token, Some(IdToken::ID_TOKEN_MAX));
+        assert_eq!(run(&mut st, start).0.status, "Rejected");
+        let (stop, out) = run(&mut st, LocalCommand::Stop);
+        assert_eq!(stop.reason.as_deref(), Some("no transaction is running"));
+        assert!(devices(&out).is_empty());
+    }
+
+    #[test]
+    fn unlock_and_availability_answer_as_the_csms_handlers() {
+        let mut st = station(ALL);
+        let (unlock, out) = run(&mut st, LocalCommand::Unlock);
+        assert_eq!(unlock.status, "Unlocked");
+        assert_eq!(devices(&out), vec![DeviceCommand::Unlock { evse: 0 }]);
+        let off = LocalCommand::Availability { operative: false };
+        let (outcome, out) = run(&mut st, off);
+        assert_eq!(outcome.status, "Accepted");
+        assert_eq!(
+            devices(&out),
+            vec![DeviceCommand::Availability { operative: false }]
+        );
+        let (outcome, _) = run(&mut st, LocalCommand::Reset);
+        assert_eq!(outcome.status, "Accepted");
+    }
+
+    #[test]
+    fn unmapped_controls_are_refused_with_a_reason() {
+        let mut st = station(Capabilities::default());
+        let (start, out) = run(&mut st, LocalCommand::Start { token: "t".into() });
+        assert_eq!(start.status, "Rejected");
+        assert_eq!(
+            start.reason.as_deref(),
+            Some("the template maps no Control.Charging")
+        );
+        assert!(devices(&out).is_empty());
+        let (unlock, out) = run(&mut st, LocalCommand::Unlock);
+        assert_eq!(unlock.status, "UnlockFailed");
+        assert_eq!(
+            unlock.reason.as_deref(),
+            Some("the template maps no Control.Unlock")
+        );
+        assert!(devices(&out).is_empty());
+    }
+}
