@@ -1,6 +1,5 @@
 //! Routing, authorization, audit lines and the handlers of every route.
 
-use std::io::Read;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -22,8 +21,6 @@ const HUB_TIMEOUT: Duration = Duration::from_secs(3);
 const DEFAULT_LOG_LINES: usize = 100;
 /// Most log lines one request may ask for (the ring holds this many).
 const MAX_LOG_LINES: usize = 1000;
-/// Largest request body read; a device table is far smaller.
-const MAX_BODY: u64 = 64 * 1024;
 /// The OpenAPI document of the routes below.
 pub(super) const OPENAPI: &str = include_str!("openapi.json");
 
@@ -209,7 +206,7 @@ pub(super) fn handle(ctx: &Context, mut request: tiny_http::Request) {
         .iter()
         .find(|h| h.field.equiv("Authorization"))
         .map(|h| h.value.as_str().to_owned());
-    let reply = match read_body(&mut request) {
+    let reply = match actions::read_body(&mut request) {
         Ok(body) => {
             let call = Call {
                 method: &method,
@@ -230,20 +227,6 @@ struct Call<'a> {
     path: &'a str,
     query: &'a str,
     body: &'a [u8],
-}
-
-/// The request body, at most [`MAX_BODY`] bytes.
-fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, &format!("cannot read the request body: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(Reply::error(413, "the request body is too large"));
-    }
-    Ok(body)
 }
 
 fn dispatch(ctx: &Context, call: &Call<'_>, authorization: Option<&str>, client: IpAddr) -> Reply {
