@@ -20,7 +20,7 @@ const REG_UNLOCK: u16 = 24;
 const REG_AVAILABILITY: u16 = 22;
 
 struct Setup {
-    _gateway: Gateway,
+    gateway: Gateway,
     url: String,
     tokens: Tokens,
     charger: ModbusChargerSim,
@@ -42,7 +42,7 @@ fn setup(name: &str) -> Setup {
     let gateway = Gateway::start(&config, &log_file);
     let url = gateway.admin_url("API, status page and metrics");
     Setup {
-        _gateway: gateway,
+        gateway,
         url,
         tokens,
         charger,
@@ -120,6 +120,16 @@ fn start_and_stop_are_local_authorizations() {
     let stop = command(&s, "stop", op, "").json();
     assert_eq!(stop["status"], "Rejected", "{stop}");
     assert_eq!(stop["reason"], "no transaction is running");
+    let line = "ops (operator) from 127.0.0.1: POST /api/v1/devices/charger-1/commands/stop \
+                -> 200: Rejected (no transaction is running)";
+    let audited = admin_common::wait_for(WAIT, || {
+        s.gateway
+            .log_text()
+            .lines()
+            .any(|l| l.contains(" audit]") && l.contains(line))
+            .then_some(())
+    });
+    assert!(audited.is_some(), "no audit line {line:?}");
 
     s.charger.set_status(STATUS_OCCUPIED);
     let started = wait_call(&s.csms, "CP001", "TransactionEvent", ready.seq, |p| {

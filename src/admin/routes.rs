@@ -188,10 +188,17 @@ impl Reply {
         self
     }
 
-    /// The error message of an error reply, for audit lines.
-    fn error_text(&self) -> Option<String> {
+    /// What an audit line adds to the status code: the error, or the outcome and why.
+    fn audit_detail(&self) -> Option<String> {
         let value: Value = serde_json::from_slice(&self.body).ok()?;
-        value.get("error")?.as_str().map(str::to_owned)
+        if let Some(error) = value.get("error").and_then(Value::as_str) {
+            return Some(error.to_owned());
+        }
+        let status = value.get("status")?.as_str()?;
+        Some(match value.get("reason").and_then(Value::as_str) {
+            Some(reason) => format!("{status} ({reason})"),
+            None => status.to_owned(),
+        })
     }
 }
 
@@ -364,7 +371,7 @@ fn authorize(
 fn audit(caller: Option<&Caller>, client: IpAddr, method: &str, path: &str, reply: &Reply) {
     let who = caller.map_or_else(|| "-".to_string(), |c| format!("{} ({})", c.name, c.role));
     let detail = reply
-        .error_text()
+        .audit_detail()
         .map(|e| format!(": {e}"))
         .unwrap_or_default();
     log::info!(target: "audit", "{who} from {client}: {method} {path} -> {}{detail}", reply.status);
