@@ -10,6 +10,7 @@
 //! metrics are what an installer's laptop and a Prometheus scraper read, and the server listens
 //! on loopback unless configured otherwise. Everything else needs a bearer token.
 
+mod actions;
 mod auth;
 pub mod client;
 pub mod console;

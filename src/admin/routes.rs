@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use serde_json::{json, Value};
 
+use super::actions::{self, Command, Edit};
 use super::auth::{Auth, Caller};
 use super::{page, views, Context, Surface};
 use crate::chan::{self, SendError};
@@ -36,6 +37,8 @@ pub(super) enum Endpoint {
     Variables,
     Reload,
     Logs,
+    Command(Command),
+    DeviceEdit(Edit),
 }
 
 /// One route: method, path pattern (`{id}` is one path segment) and the role it needs.
@@ -91,6 +94,54 @@ pub(super) const ROUTES: &[Route] = &[
         Endpoint::Reload,
     ),
     route("GET", "/api/v1/logs", Some(Role::Viewer), Endpoint::Logs),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/start",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Start),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/stop",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Stop),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/unlock",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Unlock),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/reset",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Reset),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices/{id}/commands/availability",
+        Some(Role::Operator),
+        Endpoint::Command(Command::Availability),
+    ),
+    route(
+        "POST",
+        "/api/v1/devices",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Add),
+    ),
+    route(
+        "PUT",
+        "/api/v1/devices/{id}",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Update),
+    ),
+    route(
+        "DELETE",
+        "/api/v1/devices/{id}",
+        Some(Role::Admin),
+        Endpoint::DeviceEdit(Edit::Delete),
+    ),
 ];
 
 const fn route(
@@ -117,7 +168,8 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, value: &Value) -> Reply {
+    /// A JSON answer.
+    pub(super) fn json(status: u16, value: &Value) -> Reply {
         Reply {
             status,
             content_type: "application/json",
@@ -126,7 +178,8 @@ impl Reply {
         }
     }
 
-    fn error(status: u16, message: &str) -> Reply {
+    /// `{"error": message}`.
+    pub(super) fn error(status: u16, message: &str) -> Reply {
         Reply::json(status, &json!({ "error": message }))
     }
 
@@ -135,15 +188,22 @@ impl Reply {
         self
     }
 
-    /// The error message of an error reply, for audit lines.
-    fn error_text(&self) -> Option<String> {
+    /// What an audit line adds to the status code: the error, or the outcome and why.
+    fn audit_detail(&self) -> Option<String> {
         let value: Value = serde_json::from_slice(&self.body).ok()?;
-        value.get("error")?.as_str().map(str::to_owned)
+        if let Some(error) = value.get("error").and_then(Value::as_str) {
+            return Some(error.to_owned());
+        }
+        let status = value.get("status")?.as_str()?;
+        Some(match value.get("reason").and_then(Value::as_str) {
+            Some(reason) => format!("{status} ({reason})"),
+            None => status.to_owned(),
+        })
     }
 }
 
 /// Answers one request.
-pub(super) fn handle(ctx: &Context, request: tiny_http::Request) {
+pub(super) fn handle(ctx: &Context, mut request: tiny_http::Request) {
     let client = ctx.client_ip(&request);
     let method = request.method().as_str().to_ascii_uppercase();
     let url = request.url().to_string();
@@ -153,18 +213,31 @@ pub(super) fn handle(ctx: &Context, request: tiny_http::Request) {
         .iter()
         .find(|h| h.field.equiv("Authorization"))
         .map(|h| h.value.as_str().to_owned());
-    let reply = dispatch(ctx, &method, path, query, authorization.as_deref(), client);
+    let reply = match actions::read_body(&mut request) {
+        Ok(body) => {
+            let call = Call {
+                method: &method,
+                path,
+                query,
+                body: &body,
+            };
+            dispatch(ctx, &call, authorization.as_deref(), client)
+        }
+        Err(reply) => reply,
+    };
     respond(request, reply);
 }
 
-fn dispatch(
-    ctx: &Context,
-    method: &str,
-    path: &str,
-    query: &str,
-    authorization: Option<&str>,
-    client: IpAddr,
-) -> Reply {
+/// What one request asks for.
+struct Call<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    body: &'a [u8],
+}
+
+fn dispatch(ctx: &Context, call: &Call<'_>, authorization: Option<&str>, client: IpAddr) -> Reply {
+    let (method, path) = (call.method, call.path);
     let mut allowed = Vec::new();
     let mut found = None;
     let offered = ROUTES
@@ -198,7 +271,7 @@ fn dispatch(
             }
         },
     };
-    let reply = endpoint(ctx, route.endpoint, param.as_deref(), query);
+    let reply = endpoint(ctx, route.endpoint, param.as_deref(), call, caller.as_ref());
     if route.mutating() {
         audit(caller.as_ref(), client, method, path, &reply);
     }
@@ -298,13 +371,19 @@ fn authorize(
 fn audit(caller: Option<&Caller>, client: IpAddr, method: &str, path: &str, reply: &Reply) {
     let who = caller.map_or_else(|| "-".to_string(), |c| format!("{} ({})", c.name, c.role));
     let detail = reply
-        .error_text()
+        .audit_detail()
         .map(|e| format!(": {e}"))
         .unwrap_or_default();
     log::info!(target: "audit", "{who} from {client}: {method} {path} -> {}{detail}", reply.status);
 }
 
-fn endpoint(ctx: &Context, endpoint: Endpoint, param: Option<&str>, query: &str) -> Reply {
+fn endpoint(
+    ctx: &Context,
+    endpoint: Endpoint,
+    param: Option<&str>,
+    call: &Call<'_>,
+    caller: Option<&Caller>,
+) -> Reply {
     let id = param.unwrap_or_default();
     match endpoint {
         Endpoint::Page => match ask(ctx, |reply| Query::Status { reply }) {
@@ -351,7 +430,9 @@ fn endpoint(ctx: &Context, endpoint: Endpoint, param: Option<&str>, query: &str)
             }
         }
         Endpoint::Reload => reload(ctx),
-        Endpoint::Logs => match log_lines(query) {
+        Endpoint::Command(command) => actions::command(ctx, id, command, caller, call.body),
+        Endpoint::DeviceEdit(edit) => actions::edit_device(ctx, edit, id, call.body),
+        Endpoint::Logs => match log_lines(call.query) {
             Ok(n) => Reply::json(200, &json!({ "lines": logging::recent(n) })),
             Err(message) => Reply::error(400, &message),
         },
@@ -425,7 +506,10 @@ fn log_lines(query: &str) -> Result<usize, String> {
 }
 
 /// Asks the hub and waits for its answer; an error is the status and message to reply with.
-fn ask<T>(ctx: &Context, query: impl FnOnce(Sender<T>) -> Query) -> Result<T, (u16, String)> {
+pub(super) fn ask<T>(
+    ctx: &Context,
+    query: impl FnOnce(Sender<T>) -> Query,
+) -> Result<T, (u16, String)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     match chan::try_send(&ctx.hub, query(tx), "admin→hub") {
         Ok(()) => {}
@@ -437,7 +521,10 @@ fn ask<T>(ctx: &Context, query: impl FnOnce(Sender<T>) -> Query) -> Result<T, (u
 }
 
 fn respond(request: tiny_http::Request, reply: Reply) {
-    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    // Answers are whole in memory: a Content-Length suits every client, even a minimal one.
+    let mut response = tiny_http::Response::from_data(reply.body)
+        .with_status_code(reply.status)
+        .with_chunked_threshold(usize::MAX);
     let headers = [
         ("Content-Type", reply.content_type.to_string()),
         ("Cache-Control", "no-store".to_string()),

@@ -6,6 +6,7 @@
 mod admin;
 mod devices;
 mod echonet;
+mod edit;
 mod error;
 mod model;
 mod parse;
@@ -23,6 +24,7 @@ use crate::mapping::{Source, Template};
 
 pub use admin::{parse_sha256, AdminConfig, Role, TokenConfig, DEFAULT_ADMIN_BIND};
 pub use devices::MAX_DEVICES_PER_BUS;
+pub use edit::{edit_devices, DeviceEdit, EditError};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{
     Config, Connection, CsmsConfig, DeviceConfig, EchonetConfig, JournalConfig, LogRotation,

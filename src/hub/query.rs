@@ -4,7 +4,7 @@
 //! with a deadline; the hub answers between two messages with `try_send`, so a slow or vanished
 //! admin thread never holds the hub up.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -15,6 +15,7 @@ use crate::mapping::Value;
 use crate::metrics::{self, HubGauges};
 use crate::ocpp::link::LinkEvent;
 use crate::ocpp::messages::ConnectorStatus;
+use crate::station::local::{CommandOutcome, LocalCommand};
 use crate::station::Registration;
 
 use super::charger::Charger;
@@ -36,6 +37,12 @@ pub enum Query {
     Device {
         id: String,
         reply: Sender<Option<DeviceDetail>>,
+    },
+    /// An operator's command for the station of one device; `None` when no device has this id.
+    Command {
+        id: String,
+        command: LocalCommand,
+        reply: Sender<Option<CommandOutcome>>,
     },
     /// Apply a config that was loaded and checked already; answered once applied.
     Reload {
@@ -158,11 +165,27 @@ impl Hub {
                     .map(|c| c.detail(now));
                 let _ = reply.try_send(detail);
             }
+            Query::Command { id, command, reply } => {
+                let outcome = self.command(&id, command, now);
+                let _ = reply.try_send(outcome);
+            }
             Query::Reload { config, reply } => {
                 self.reload(*config);
                 let _ = reply.try_send(());
             }
         }
+    }
+
+    /// Gives the station of device `id` the command and carries out its effects at once.
+    fn command(&mut self, id: &str, command: LocalCommand, now: Instant) -> Option<CommandOutcome> {
+        let (key, charger) = self.chargers.iter_mut().find(|(_, c)| c.name == id)?;
+        let key = *key;
+        let outcome =
+            charger
+                .station
+                .local_command(now, SystemTime::now(), command, &mut self.effects);
+        self.drive(key);
+        Some(outcome)
     }
 }
 

@@ -15,6 +15,7 @@ mod events;
 pub mod evse;
 mod handlers;
 mod journaling;
+pub mod local;
 mod meter;
 mod queue;
 pub mod transaction;
