@@ -4,10 +4,10 @@
 mod admin_common;
 mod common;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use admin_common::{loopback, scratch, write_config, Answer, Gateway, Tokens, WAIT};
+use admin_common::{loopback, scratch, send, write_config, Gateway, Tokens, WAIT};
 use common::gateway::{assert_records_valid, wait_call};
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Dir};
 use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
@@ -47,25 +47,6 @@ fn setup(name: &str) -> Setup {
         sims,
         csms,
     }
-}
-
-/// One request with a JSON body (empty: none).
-fn send(base: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> Answer {
-    let authority = base.strip_prefix("http://").expect("http:// URL");
-    let addr: SocketAddr = authority.parse().unwrap();
-    let stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let mut text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = token {
-        text.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    admin_common::exchange(stream, &text)
 }
 
 fn device(id: &str, ocpp_id: &str, charger: SocketAddr) -> Value {

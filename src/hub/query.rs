@@ -4,7 +4,7 @@
 //! with a deadline; the hub answers between two messages with `try_send`, so a slow or vanished
 //! admin thread never holds the hub up.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -180,10 +180,9 @@ impl Hub {
     fn command(&mut self, id: &str, command: LocalCommand, now: Instant) -> Option<CommandOutcome> {
         let (key, charger) = self.chargers.iter_mut().find(|(_, c)| c.name == id)?;
         let key = *key;
-        let outcome =
-            charger
-                .station
-                .local_command(now, SystemTime::now(), command, &mut self.effects);
+        let outcome = charger
+            .station
+            .local_command(now, command, &mut self.effects);
         self.drive(key);
         Some(outcome)
     }

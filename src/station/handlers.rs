@@ -155,7 +155,7 @@ impl Station {
     }
 
     /// B11/B12: reset the station (reconnect and boot again) or one EVSE (reset the device).
-    fn reset_request(&mut self, payload: &Value) -> Reply {
+    pub(super) fn reset_request(&mut self, payload: &Value) -> Reply {
         let req = decode::<Reset>(payload)?;
         let status = match req.evse_id {
             Some(id) if self.evse_index(Some(id)).is_none() => ResetStatus::Rejected,
@@ -178,7 +178,7 @@ impl Station {
     }
 
     /// F05: unlock the connector where the template maps it.
-    fn unlock(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+    pub(super) fn unlock(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
         let req = decode::<UnlockConnector>(payload)?;
         let status = match self.evse_index(Some(req.evse_id)) {
             Some(_) if req.connector_id != 1 => UnlockStatus::UnknownConnector,
@@ -199,7 +199,7 @@ impl Station {
     }
 
     /// G03/G04: make the station or an EVSE (in)operative; Scheduled while a transaction runs.
-    fn change_availability(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+    pub(super) fn change_availability(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
         let req = decode::<ChangeAvailability>(payload)?;
         let inoperative = req.operational_status == OperationalStatus::Inoperative;
         let targets: Vec<usize> = match req.evse.as_ref().map(|e| e.id) {

@@ -5,7 +5,7 @@
 //! availability go through the very handlers the CSMS's requests take, so both paths always
 //! decide alike; their reply frame is taken back here instead of being sent.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -15,9 +15,6 @@ use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     Action, ChangeAvailability, IdToken, IdTokenType, Reset, UnlockConnector,
 };
-
-/// Prefix of the message ids of local commands; the CSMS never sees these ids.
-const LOCAL_ID: &str = "local-";
 
 /// An operator's command for a station.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,21 +61,17 @@ impl Station {
     pub fn local_command(
         &mut self,
         now: Instant,
-        wall: SystemTime,
         command: LocalCommand,
         out: &mut Vec<Effect>,
     ) -> CommandOutcome {
         let outcome = match command {
             LocalCommand::Start { token } => self.local_start(now, token, out),
             LocalCommand::Stop => self.local_stop(out),
-            LocalCommand::Unlock => self.through_handler::<UnlockConnector>(
-                now,
-                wall,
-                json!({"evseId": 1, "connectorId": 1}),
-                out,
-            ),
+            LocalCommand::Unlock => self.as_the_csms::<UnlockConnector>(|st| {
+                st.unlock(&json!({"evseId": 1, "connectorId": 1}), out)
+            }),
             LocalCommand::Reset => {
-                self.through_handler::<Reset>(now, wall, json!({"type": "Immediate"}), out)
+                self.as_the_csms::<Reset>(|st| st.reset_request(&json!({"type": "Immediate"})))
             }
             LocalCommand::Availability { operative } => {
                 let status = if operative {
@@ -86,12 +79,9 @@ impl Station {
                 } else {
                     "Inoperative"
                 };
-                self.through_handler::<ChangeAvailability>(
-                    now,
-                    wall,
-                    json!({ "operationalStatus": status }),
-                    out,
-                )
+                self.as_the_csms::<ChangeAvailability>(|st| {
+                    st.change_availability(&json!({ "operationalStatus": status }), out)
+                })
             }
         };
         log::info!(
@@ -170,42 +160,25 @@ impl Station {
         }
     }
 
-    /// Runs `payload` through the handler of the CSMS request `A` and returns its answer; the
-    /// reply frame is kept from `out`, every other effect stays.
-    fn through_handler<A: Action>(
+    /// Runs the handler of the CSMS request `A`, as if the CSMS had sent it, and reads its
+    /// answer as the operator's outcome.
+    fn as_the_csms<A: Action>(
         &mut self,
-        now: Instant,
-        wall: SystemTime,
-        payload: Value,
-        out: &mut Vec<Effect>,
+        handle: impl FnOnce(&mut Station) -> Result<Value, Frame>,
     ) -> CommandOutcome {
         if self.registration == Registration::Rejected {
             return CommandOutcome::rejected("the CSMS rejected this station's registration");
         }
-        let id = format!("{LOCAL_ID}{}", self.next_id);
-        self.next_id += 1;
-        let mut effects = Vec::new();
-        self.incoming_call(now, wall, id.clone(), A::NAME, &payload, &mut effects);
-        let mut answer = None;
-        for effect in effects {
-            match effect {
-                Effect::Send(text) if answer.is_none() => match Frame::parse(&text) {
-                    Ok(frame) if frame.id() == id => answer = Some(frame),
-                    _ => out.push(Effect::Send(text)),
-                },
-                other => out.push(other),
-            }
-        }
-        match answer {
-            Some(Frame::CallResult { payload, .. }) => {
+        match handle(self) {
+            Ok(payload) => {
                 let status = payload
                     .get("status")
                     .and_then(Value::as_str)
                     .unwrap_or("Rejected");
                 CommandOutcome::new(status, explain(A::NAME, status))
             }
-            Some(Frame::CallError { description, .. }) => CommandOutcome::rejected(&description),
-            _ => CommandOutcome::rejected("the station gave no answer"),
+            Err(Frame::CallError { description, .. }) => CommandOutcome::rejected(&description),
+            Err(_) => CommandOutcome::rejected("the station gave no answer"),
         }
     }
 }
@@ -228,7 +201,7 @@ fn explain(action: &str, status: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::Duration;
 
     use super::*;
     use crate::ocpp::messages::{ConnectorStatus, Measurand};
@@ -277,15 +250,10 @@ mod tests {
     }
 
     fn run(st: &mut Station, command: LocalCommand) -> (CommandOutcome, Vec<Effect>) {
-        let wall = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
         let mut out = Vec::new();
-        let outcome = st.local_command(Instant::now(), wall, command, &mut out);
-        // The handler's reply frame is the outcome: it never goes to the CSMS.
-        assert!(
-            !out.iter()
-                .any(|e| matches!(e, Effect::Send(t) if t.contains(LOCAL_ID))),
-            "{out:?}"
-        );
+        let outcome = st.local_command(Instant::now(), command, &mut out);
+        // An operator's command is answered to the operator, never to the CSMS.
+        assert!(!out.iter().any(|e| matches!(e, Effect::Send(_))), "{out:?}");
         (outcome, out)
     }
 

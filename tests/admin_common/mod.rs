@@ -265,3 +265,22 @@ pub fn connect_from(addr: SocketAddr, source: Option<IpAddr>) -> TcpStream {
         }
     }
 }
+
+/// One request with a JSON body (empty: none).
+pub fn send(base: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> Answer {
+    let authority = base.strip_prefix("http://").expect("http:// URL");
+    let addr: SocketAddr = authority.parse().unwrap();
+    let stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        text.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    exchange(stream, &text)
+}
