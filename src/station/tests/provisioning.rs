@@ -234,3 +234,21 @@ fn b04_after_a_long_outage_every_status_is_sent_again_after_a_short_one_only_cha
     let (_, status) = h.expect_call("StatusNotification");
     assert_eq!(status["connectorStatus"], "Available");
 }
+
+#[test]
+fn a03_a_refused_csms_certificate_is_reported_once_connected_again() {
+    let mut h = Harness::new();
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.auth_failed(h.now, wall(), "TLS: the CSMS certificate has expired");
+    h.advance(10);
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    let (id, _) = h.expect_call("BootNotification");
+    h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}]));
+    let (id, event) = h.expect_call("SecurityEventNotification");
+    assert_eq!(event["type"], "InvalidCsmsCertificate");
+    assert!(event["techInfo"].as_str().unwrap().contains("expired"));
+    h.receive(json!([3, id, {}]));
+    let (_, startup) = h.expect_call("SecurityEventNotification");
+    assert_eq!(startup["type"], "StartupOfTheDevice");
+}
