@@ -236,7 +236,7 @@ fn b04_after_a_long_outage_every_status_is_sent_again_after_a_short_one_only_cha
 }
 
 #[test]
-fn a03_a_refused_csms_certificate_is_reported_once_connected_again() {
+fn a04_a_refused_csms_certificate_is_reported_once_connected_again() {
     let mut h = Harness::new();
     assert_eq!(h.pump(), vec![Effect::Connect]);
     h.st.auth_failed(h.now, wall(), "TLS: the CSMS certificate has expired");
