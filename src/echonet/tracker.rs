@@ -1,33 +1,22 @@
 //! Per-device bookkeeping of the ECHONET Lite worker, free of I/O: which object it is, when it
 //! is polled, online/offline state with back-off, and which values the hub already has.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use super::frame::{Eoj, Property};
-use crate::chan::{self, SendError};
 use crate::device::{DeviceEvent, EchonetDevice, PollClass, RawValue};
+use crate::health::DeviceHealth;
+
+pub use crate::health::HubGone;
 
 /// Name of the device-event channel in full-channel logs.
 const CHANNEL: &str = "echonet device events";
 /// Read when a device maps no property, so that its liveness is still known.
 const LIVENESS_EPC: u8 = 0x80;
-
-/// The hub dropped its event receiver: the worker has nobody left to report to.
-#[derive(Debug, PartialEq, Eq)]
-pub struct HubGone;
-
-/// What the hub has been told about the device's reachability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Nothing yet: the device was just added.
-    Unknown,
-    Online,
-    Offline,
-}
 
 /// The classes one poll reads and the properties it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,14 +42,9 @@ pub(crate) struct Tracker {
     pub(crate) eoj: Option<Eoj>,
     /// A request for this device is queued or in flight; no other poll starts meanwhile.
     pub(crate) busy: bool,
-    link: Link,
-    failures: u32,
-    /// The fast-class interval: the configured one, or longer while backing off.
-    interval: Duration,
     /// When each poll class is next due, by `class_index`.
     next: [Instant; 2],
-    /// The last value of each variable the hub accepted.
-    reported: HashMap<usize, Vec<u8>>,
+    health: DeviceHealth,
     /// Properties the node refused, so each is logged once, not every poll.
     refused: BTreeSet<u8>,
 }
@@ -68,25 +52,22 @@ pub(crate) struct Tracker {
 impl Tracker {
     /// Starts tracking a device whose first poll is due at once.
     pub(crate) fn new(device: EchonetDevice, ip: IpAddr, now: Instant) -> Tracker {
-        let interval = device.poll_interval;
         let eoj = device.eoj.and_then(Eoj::from_u32);
+        let health = DeviceHealth::new(device.id, &device.name, device.poll_interval, CHANNEL);
         Tracker {
             device,
             ip,
             eoj,
             busy: false,
-            link: Link::Unknown,
-            failures: 0,
-            interval,
             next: [now; 2],
-            reported: HashMap::new(),
+            health,
             refused: BTreeSet::new(),
         }
     }
 
     /// Whether the hub was last told the device is online.
     pub(crate) fn is_online(&self) -> bool {
-        self.link == Link::Online
+        self.health.is_online()
     }
 
     fn has_class(&self, i: usize) -> bool {
@@ -138,27 +119,15 @@ impl Tracker {
         now: Instant,
     ) -> Result<(), HubGone> {
         self.busy = false;
-        self.failures = 0;
-        self.interval = self.device.poll_interval;
+        let online = self.health.answered(events)?;
         let intervals = [self.device.poll_interval, self.device.slow_poll_interval];
         for ((next, read), interval) in self.next.iter_mut().zip(plan.classes).zip(intervals) {
             if read {
                 *next = now + interval;
             }
         }
-        let id = self.device.id;
-        if !self.is_online() {
-            match chan::try_send(events, DeviceEvent::Online { device: id }, CHANNEL) {
-                Ok(()) => {
-                    log::info!("{}: online", self.device.name);
-                    self.link = Link::Online;
-                    // The hub must see every value again after (re)connecting.
-                    self.reported.clear();
-                }
-                // Values must not precede Online; both are retried next poll.
-                Err(SendError::Full(_)) => return Ok(()),
-                Err(SendError::Closed(_)) => return Err(HubGone),
-            }
+        if !online {
+            return Ok(());
         }
         for &epc in &plan.epcs {
             let value = props.iter().find(|p| p.epc == epc).map(|p| &p.edt);
@@ -184,7 +153,7 @@ impl Tracker {
             .iter()
             .filter(|r| plan.classes[class_index(r.class)]);
         let changed = self.changed(vars.map(|r| (r.var, r.epc)), props);
-        self.report(changed, events)
+        self.health.report(changed, events)
     }
 
     /// Makes every class due at `now` (once no request is outstanding).
@@ -207,7 +176,7 @@ impl Tracker {
         }
         let vars = self.device.reads.iter().map(|r| (r.var, r.epc));
         let changed = self.changed(vars, props);
-        self.report(changed, events)
+        self.health.report(changed, events)
     }
 
     /// The variables among `vars` whose value in `props` differs from what the hub has.
@@ -215,41 +184,16 @@ impl Tracker {
         &self,
         vars: impl Iterator<Item = (usize, u8)>,
         props: &[Property],
-    ) -> Vec<(usize, Vec<u8>)> {
+    ) -> Vec<(usize, RawValue)> {
         vars.filter_map(|(var, epc)| {
             let edt = &props
                 .iter()
                 .find(|p| p.epc == epc && !p.edt.is_empty())?
                 .edt;
-            (self.reported.get(&var) != Some(edt)).then(|| (var, edt.clone()))
+            let value = RawValue::Bytes(edt.clone());
+            self.health.is_new(var, &value).then_some((var, value))
         })
         .collect()
-    }
-
-    fn report(
-        &mut self,
-        changed: Vec<(usize, Vec<u8>)>,
-        events: &Sender<DeviceEvent>,
-    ) -> Result<(), HubGone> {
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let msg = DeviceEvent::Values {
-            device: self.device.id,
-            values: changed
-                .iter()
-                .map(|(var, edt)| (*var, RawValue::Bytes(edt.clone())))
-                .collect(),
-        };
-        match chan::try_send(events, msg, CHANNEL) {
-            Ok(()) => {
-                self.reported.extend(changed);
-                Ok(())
-            }
-            // Leaving `reported` alone makes the next poll send these changes again.
-            Err(SendError::Full(_)) => Ok(()),
-            Err(SendError::Closed(_)) => Err(HubGone),
-        }
     }
 
     /// Records a poll that got no answer (or could not bind an object); reports Offline once
@@ -263,42 +207,9 @@ impl Tracker {
         now: Instant,
     ) -> Result<(), HubGone> {
         self.busy = false;
-        self.failures = self.failures.saturating_add(1);
-        if self.link == Link::Offline {
-            let cap = max_backoff.max(self.device.poll_interval);
-            self.interval = self.interval.saturating_mul(2).min(cap);
-            log::debug!(
-                "{}: still offline ({reason}); next probe in {:?}",
-                self.device.name,
-                self.interval
-            );
-        } else if self.failures >= offline_after.max(1) {
-            let msg = DeviceEvent::Offline {
-                device: self.device.id,
-                reason: reason.to_owned(),
-            };
-            match chan::try_send(events, msg, CHANNEL) {
-                Ok(()) => {
-                    log::warn!(
-                        "{}: offline after {} failed polls: {reason}",
-                        self.device.name,
-                        self.failures
-                    );
-                    self.link = Link::Offline;
-                }
-                // Still counted as failing; Offline is retried after the next failure.
-                Err(SendError::Full(_)) => {}
-                Err(SendError::Closed(_)) => return Err(HubGone),
-            }
-        } else {
-            log::info!(
-                "{}: poll failed ({}/{}): {reason}",
-                self.device.name,
-                self.failures,
-                offline_after.max(1)
-            );
-        }
-        self.next = [now + self.interval; 2];
+        self.health
+            .failed(reason, offline_after, max_backoff, events)?;
+        self.next = [now + self.health.interval(); 2];
         Ok(())
     }
 }

@@ -87,12 +87,12 @@ impl Polled {
             (&mut self.plans.fast, &mut self.plans.all)
         };
         let mut refused = Vec::new();
-        let outcome = read_blocks(&mut plan.blocks, read, &self.tracker.name, &mut refused);
+        let outcome = read_blocks(&mut plan.blocks, read, self.tracker.name(), &mut refused);
         for block in &refused {
             DevicePlans::split_overlapping(other, block);
         }
         let done = Instant::now();
-        crate::metrics::poll_finished(&self.tracker.name, done - now, outcome.is_ok());
+        crate::metrics::poll_finished(self.tracker.name(), done - now, outcome.is_ok());
         match outcome {
             Ok(results) => {
                 if slow_due {

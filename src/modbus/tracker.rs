@@ -1,15 +1,17 @@
-//! Per-device bookkeeping shared by the TCP pool and the RTU buses, free of I/O: online/offline
-//! state, back-off (half-open probing while offline), and which raw values the hub has already
-//! been told about.
+//! Per-device bookkeeping shared by the TCP pool and the RTU buses, free of I/O: when the
+//! device is polled, which variables it refuses, and (through [`DeviceHealth`]) its
+//! online/offline state and the values the hub has.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use super::pdu::ExceptionCode;
-use crate::chan::{self, SendError};
 use crate::device::{DeviceEvent, DeviceId, RawValue};
+use crate::health::DeviceHealth;
+
+pub(crate) use crate::health::HubGone;
 
 /// Name of the device-event channel in full-channel logs.
 const CHANNEL: &str = "modbus device events";
@@ -17,34 +19,11 @@ const CHANNEL: &str = "modbus device events";
 /// The outcome of reading one variable during a successful poll.
 pub(crate) type ReadOutcome = Result<RawValue, ExceptionCode>;
 
-/// The hub dropped its event receiver: the pool has nobody left to report to.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct HubGone;
-
-/// What the hub has been told about the device's reachability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Nothing yet: the device was just added.
-    Unknown,
-    Online,
-    Offline,
-}
-
 /// Health, schedule and change detection of one polled device.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    pub(crate) id: DeviceId,
-    /// The config's device id, for logs.
-    pub(crate) name: String,
-    /// The configured interval, restored once the device answers.
-    poll_interval: Duration,
     pub(crate) next_poll: Instant,
-    link: Link,
-    failures: u32,
-    /// Current poll interval: the configured one, or longer while backing off.
-    interval: Duration,
-    /// The last value of each variable the hub accepted.
-    reported: HashMap<usize, RawValue>,
+    health: DeviceHealth,
     /// Variables whose last read got an exception, so it is logged once, not every poll.
     refused: HashSet<usize>,
 }
@@ -53,21 +32,20 @@ impl Tracker {
     /// Starts tracking a device that should be polled at once.
     pub(crate) fn new(id: DeviceId, name: &str, poll_interval: Duration, now: Instant) -> Tracker {
         Tracker {
-            id,
-            name: name.to_owned(),
-            poll_interval,
             next_poll: now,
-            link: Link::Unknown,
-            failures: 0,
-            interval: poll_interval,
-            reported: HashMap::new(),
+            health: DeviceHealth::new(id, name, poll_interval, CHANNEL),
             refused: HashSet::new(),
         }
     }
 
+    /// The config's device id, for logs.
+    pub(crate) fn name(&self) -> &str {
+        self.health.name()
+    }
+
     /// Whether the hub was last told the device is online.
     pub(crate) fn is_online(&self) -> bool {
-        self.link == Link::Online
+        self.health.is_online()
     }
 
     /// Records a poll in which the device answered every read (possibly with exceptions):
@@ -78,31 +56,19 @@ impl Tracker {
         events: &Sender<DeviceEvent>,
         now: Instant,
     ) -> Result<(), HubGone> {
-        self.failures = 0;
-        self.interval = self.poll_interval;
-        self.next_poll = now + self.interval;
-        let id = self.id;
-        if self.link != Link::Online {
-            match chan::try_send(events, DeviceEvent::Online { device: id }, CHANNEL) {
-                Ok(()) => {
-                    log::info!("{}: online", self.name);
-                    self.link = Link::Online;
-                    // The hub must see every value again after (re)connecting.
-                    self.reported.clear();
-                }
-                // Values must not precede Online; both are retried next poll.
-                Err(SendError::Full(_)) => return Ok(()),
-                Err(SendError::Closed(_)) => return Err(HubGone),
-            }
+        let online = self.health.answered(events)?;
+        self.next_poll = now + self.health.interval();
+        if !online {
+            return Ok(());
         }
         let mut changed = Vec::new();
         for (var, outcome) in results {
             match outcome {
                 Ok(value) => {
                     if self.refused.remove(&var) {
-                        log::info!("{}: variable {var} readable again", self.name);
+                        log::info!("{}: variable {var} readable again", self.name());
                     }
-                    if self.reported.get(&var) != Some(&value) {
+                    if self.health.is_new(var, &value) {
                         changed.push((var, value));
                     }
                 }
@@ -110,28 +76,13 @@ impl Tracker {
                     if self.refused.insert(var) {
                         log::warn!(
                             "{}: variable {var} refused with exception {code}; skipping it",
-                            self.name
+                            self.name()
                         );
                     }
                 }
             }
         }
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let msg = DeviceEvent::Values {
-            device: id,
-            values: changed.clone(),
-        };
-        match chan::try_send(events, msg, CHANNEL) {
-            Ok(()) => {
-                self.reported.extend(changed);
-                Ok(())
-            }
-            // Leaving `reported` alone makes the next poll send these changes again.
-            Err(SendError::Full(_)) => Ok(()),
-            Err(SendError::Closed(_)) => Err(HubGone),
-        }
+        self.health.report(changed, events)
     }
 
     /// Records a poll that failed with `reason`; reports Offline once the failures reach
@@ -144,42 +95,9 @@ impl Tracker {
         events: &Sender<DeviceEvent>,
         now: Instant,
     ) -> Result<(), HubGone> {
-        self.failures = self.failures.saturating_add(1);
-        if self.link == Link::Offline {
-            let cap = max_backoff.max(self.poll_interval);
-            self.interval = self.interval.saturating_mul(2).min(cap);
-            log::debug!(
-                "{}: still offline ({reason}); next probe in {:?}",
-                self.name,
-                self.interval
-            );
-        } else if self.failures >= offline_after.max(1) {
-            let msg = DeviceEvent::Offline {
-                device: self.id,
-                reason: reason.to_owned(),
-            };
-            match chan::try_send(events, msg, CHANNEL) {
-                Ok(()) => {
-                    log::warn!(
-                        "{}: offline after {} failed polls: {reason}",
-                        self.name,
-                        self.failures
-                    );
-                    self.link = Link::Offline;
-                }
-                // Still counted as failing; Offline is retried after the next failure.
-                Err(SendError::Full(_)) => {}
-                Err(SendError::Closed(_)) => return Err(HubGone),
-            }
-        } else {
-            log::info!(
-                "{}: poll failed ({}/{}): {reason}",
-                self.name,
-                self.failures,
-                offline_after.max(1)
-            );
-        }
-        self.next_poll = now + self.interval;
+        self.health
+            .failed(reason, offline_after, max_backoff, events)?;
+        self.next_poll = now + self.health.interval();
         Ok(())
     }
 }
