@@ -193,7 +193,7 @@ mod tests {
     use serde_json::json;
 
     use crate::ocpp::messages::decode_response;
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
     use crate::ocpp::types::TooLong;
 
     #[test]

@@ -65,7 +65,7 @@ mod tests {
     use serde_json::json;
 
     use crate::ocpp::messages::decode_request;
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
 
     #[test]
     fn change_availability_both_ways() {

@@ -80,7 +80,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
 
     #[test]
     fn data_transfer_both_ways() {

@@ -333,41 +333,10 @@ pub struct NotifyReportResponse {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::de::DeserializeOwned;
-    use serde_json::{json, Value};
+    use crate::ocpp::messages::test_support::check_deep as check;
+    use serde_json::json;
 
     use crate::ocpp::messages::{call, decode_request, decode_response};
-
-    /// Serializes to exactly `expected`, parses back to `msg`, and ignores `customData` anywhere.
-    fn check<T>(msg: &T, expected: Value)
-    where
-        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        assert_eq!(serde_json::to_value(msg).ok(), Some(expected.clone()));
-        assert_eq!(
-            serde_json::from_value::<T>(expected.clone()).ok().as_ref(),
-            Some(msg)
-        );
-        let mut extended = expected;
-        add_custom_data(&mut extended);
-        assert_eq!(
-            serde_json::from_value::<T>(extended).ok().as_ref(),
-            Some(msg)
-        );
-    }
-
-    fn add_custom_data(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for child in map.values_mut() {
-                    add_custom_data(child);
-                }
-                map.insert("customData".into(), json!({"vendorId": "com.example"}));
-            }
-            Value::Array(items) => items.iter_mut().for_each(add_custom_data),
-            _ => {}
-        }
-    }
 
     fn heartbeat() -> (Component, Variable) {
         let c = serde_json::from_value(json!({"name": "OCPPCommCtrlr"}));

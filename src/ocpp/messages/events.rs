@@ -196,7 +196,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
     use crate::ocpp::types::TooLong;
 
     fn fault() -> EventData {

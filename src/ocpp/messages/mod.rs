@@ -87,3 +87,65 @@ pub fn call<A: Action>(id: impl Into<String>, request: &A::Request) -> Result<Fr
         payload,
     })
 }
+
+#[cfg(test)]
+pub(super) mod test_support {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use serde_json::{json, Value};
+
+    /// Serializes to exactly `expected`, parses back to `msg`, and ignores a `customData` the
+    /// CSMS adds to the payload.
+    pub(in crate::ocpp::messages) fn check<T>(msg: &T, expected: Value)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        round_trip(msg, expected, false);
+    }
+
+    /// As [`check`], with `customData` added to every nested object too; only for messages
+    /// without raw-JSON fields, which keep what they are given.
+    pub(in crate::ocpp::messages) fn check_deep<T>(msg: &T, expected: Value)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        round_trip(msg, expected, true);
+    }
+
+    fn round_trip<T>(msg: &T, expected: Value, deep: bool)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        assert_eq!(serde_json::to_value(msg).ok(), Some(expected.clone()));
+        assert_eq!(
+            serde_json::from_value::<T>(expected.clone()).ok().as_ref(),
+            Some(msg)
+        );
+        let mut extended = expected;
+        add_custom_data(&mut extended, deep);
+        assert_eq!(
+            serde_json::from_value::<T>(extended).ok().as_ref(),
+            Some(msg)
+        );
+    }
+
+    fn add_custom_data(v: &mut Value, deep: bool) {
+        match v {
+            Value::Object(map) => {
+                if deep {
+                    for child in map.values_mut() {
+                        add_custom_data(child, deep);
+                    }
+                }
+                map.insert(
+                    "customData".into(),
+                    json!({"vendorId": "com.example", "x": 1}),
+                );
+            }
+            Value::Array(items) if deep => {
+                items.iter_mut().for_each(|i| add_custom_data(i, deep));
+            }
+            _ => {}
+        }
+    }
+}

@@ -92,33 +92,10 @@ pub struct StatusNotificationResponse {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::de::DeserializeOwned;
-    use serde_json::{json, Value};
+    use crate::ocpp::messages::test_support::check;
+    use serde_json::json;
 
     use crate::ocpp::messages::{call, decode_request, decode_response};
-
-    /// Serializes to exactly `expected`, parses back to `msg`, and ignores `customData`.
-    fn check<T>(msg: &T, expected: Value)
-    where
-        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        assert_eq!(serde_json::to_value(msg).ok(), Some(expected.clone()));
-        assert_eq!(
-            serde_json::from_value::<T>(expected.clone()).ok().as_ref(),
-            Some(msg)
-        );
-        let mut extended = expected;
-        if let Some(map) = extended.as_object_mut() {
-            map.insert(
-                "customData".into(),
-                json!({"vendorId": "com.example", "x": 1}),
-            );
-        }
-        assert_eq!(
-            serde_json::from_value::<T>(extended).ok().as_ref(),
-            Some(msg)
-        );
-    }
 
     #[test]
     fn boot_notification_matches_the_spec_example() {

@@ -307,7 +307,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
     use crate::ocpp::messages::{decode_request, IdTokenType};
 
     fn rejected(code: &str) -> Option<StatusInfo> {

@@ -161,7 +161,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::ocpp::messages::transactions::test_support::check;
+    use crate::ocpp::messages::test_support::check;
 
     #[test]
     fn security_event_notification_both_ways() {

@@ -277,39 +277,9 @@ pub struct TransactionEventResponse {
 }
 
 #[cfg(test)]
-pub(super) mod test_support {
-    use serde::de::DeserializeOwned;
-    use serde::Serialize;
-    use serde_json::{json, Value};
-
-    /// Serializes to exactly `expected`, parses back to `msg`, and ignores `customData`.
-    pub(in crate::ocpp::messages) fn check<T>(msg: &T, expected: Value)
-    where
-        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
-    {
-        assert_eq!(serde_json::to_value(msg).ok(), Some(expected.clone()));
-        assert_eq!(
-            serde_json::from_value::<T>(expected.clone()).ok().as_ref(),
-            Some(msg)
-        );
-        let mut extended = expected;
-        if let Some(map) = extended.as_object_mut() {
-            map.insert(
-                "customData".into(),
-                json!({"vendorId": "com.example", "x": 1}),
-            );
-        }
-        assert_eq!(
-            serde_json::from_value::<T>(extended).ok().as_ref(),
-            Some(msg)
-        );
-    }
-}
-
-#[cfg(test)]
 mod tests {
-    use super::test_support::check;
     use super::*;
+    use crate::ocpp::messages::test_support::check;
     use serde_json::json;
 
     use crate::ocpp::messages::{
