@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::device::{ModbusTable, RawValue};
 use crate::modbus::pdu::{MAX_READ_BITS, MAX_READ_REGISTERS, MAX_WRITE_COILS, MAX_WRITE_REGISTERS};
 use crate::modbus::rtu::SerialLine;
-use crate::modbus::{ModbusError, RtuClient, TcpClient};
+use crate::modbus::{ModbusClient, ModbusError, RtuClient, TcpClient};
 
 /// Longest wait for the TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -119,58 +119,6 @@ fn check_span(address: u16, count: u16, max: u16) -> Result<(), String> {
 #[error("{0}")]
 pub struct DiagError(String);
 
-/// What a diagnostic needs of a Modbus client, over TCP or a serial line.
-trait Client {
-    fn read(
-        &mut self,
-        unit: u8,
-        table: ModbusTable,
-        address: u16,
-        count: u16,
-    ) -> Result<RawValue, ModbusError>;
-    fn write_registers(
-        &mut self,
-        unit: u8,
-        address: u16,
-        values: &[u16],
-    ) -> Result<(), ModbusError>;
-    fn write_coils(&mut self, unit: u8, address: u16, values: &[bool]) -> Result<(), ModbusError>;
-}
-
-macro_rules! client {
-    ($t:ty) => {
-        impl Client for $t {
-            fn read(
-                &mut self,
-                unit: u8,
-                table: ModbusTable,
-                address: u16,
-                count: u16,
-            ) -> Result<RawValue, ModbusError> {
-                <$t>::read(self, unit, table, address, count)
-            }
-            fn write_registers(
-                &mut self,
-                unit: u8,
-                address: u16,
-                values: &[u16],
-            ) -> Result<(), ModbusError> {
-                <$t>::write_registers(self, unit, address, values)
-            }
-            fn write_coils(
-                &mut self,
-                unit: u8,
-                address: u16,
-                values: &[bool],
-            ) -> Result<(), ModbusError> {
-                <$t>::write_coils(self, unit, address, values)
-            }
-        }
-    };
-}
-client!(TcpClient);
-client!(RtuClient);
-
 /// Runs `op` against `unit` of the Modbus TCP device at `host:port`.
 pub fn run_tcp(host: &str, port: u16, unit: u8, op: &Operation) -> Result<String, DiagError> {
     let endpoint = format!("{host}:{port}");
@@ -192,7 +140,7 @@ pub fn run_rtu(
 }
 
 fn run(
-    client: &mut dyn Client,
+    client: &mut dyn ModbusClient,
     target: &str,
     unit: u8,
     op: &Operation,

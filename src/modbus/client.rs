@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::error::ModbusError;
 use super::mbap;
-use super::pdu::{Request, Response};
+use super::pdu::{PduError, Request, Response};
 use crate::device::{ModbusTable, RawValue};
 
 /// Largest read per syscall: one maximal MBAP frame.
@@ -78,44 +78,8 @@ impl TcpClient {
         self.broken
     }
 
-    /// Reads `count` registers (input/holding) or bits (coil/discrete) starting at `address`.
-    pub fn read(
-        &mut self,
-        unit: u8,
-        table: ModbusTable,
-        address: u16,
-        count: u16,
-    ) -> Result<RawValue, ModbusError> {
-        let request = Request::read(table, address, count);
-        let response = self.transact(unit, &request)?;
-        let mismatch = unexpected(&request, &response);
-        response.into_raw().ok_or(mismatch)
-    }
-
-    /// Writes holding registers: FC06 for one value, FC16 for more.
-    pub fn write_registers(
-        &mut self,
-        unit: u8,
-        address: u16,
-        values: &[u16],
-    ) -> Result<(), ModbusError> {
-        self.transact(unit, &Request::write_registers(address, values))
-            .map(drop)
-    }
-
-    /// Writes coils: FC05 for one value, FC15 for more.
-    pub fn write_coils(
-        &mut self,
-        unit: u8,
-        address: u16,
-        values: &[bool],
-    ) -> Result<(), ModbusError> {
-        self.transact(unit, &Request::write_coils(address, values))
-            .map(drop)
-    }
-
     /// Sends one request and waits for its answer; exceptions become `ModbusError::Exception`.
-    fn transact(&mut self, unit: u8, request: &Request) -> Result<Response, ModbusError> {
+    fn request(&mut self, unit: u8, request: &Request) -> Result<Response, ModbusError> {
         if self.broken {
             return Err(ModbusError::Disconnected);
         }
@@ -214,12 +178,55 @@ fn breaks_connection(e: &ModbusError) -> bool {
     )
 }
 
-/// `Response::decode` only returns variants of the request's function; this guards the match.
-fn unexpected(request: &Request, response: &Response) -> ModbusError {
-    ModbusError::Pdu(super::pdu::PduError::FunctionMismatch {
-        expected: request.function().code(),
-        actual: response.function_code(),
-    })
+/// One Modbus request at a time to a unit, over TCP or a serial line; the reads and writes
+/// every caller needs are built on the one request each transport implements.
+pub trait ModbusClient {
+    /// Sends `request` to `unit` and waits for the answer; `None` for a broadcast, which no
+    /// unit answers. Exception responses are `ModbusError::Exception`.
+    fn transact(&mut self, unit: u8, request: &Request) -> Result<Option<Response>, ModbusError>;
+
+    /// Reads `count` registers (input/holding) or bits (coil/discrete) starting at `address`.
+    fn read(
+        &mut self,
+        unit: u8,
+        table: ModbusTable,
+        address: u16,
+        count: u16,
+    ) -> Result<RawValue, ModbusError> {
+        let request = Request::read(table, address, count);
+        let response = self.transact(unit, &request)?;
+        let actual = response.as_ref().map_or(0, Response::function_code);
+        // Nobody answers a broadcast, so a broadcast read has nothing to show.
+        response
+            .and_then(Response::into_raw)
+            .ok_or(ModbusError::Pdu(PduError::FunctionMismatch {
+                expected: request.function().code(),
+                actual,
+            }))
+    }
+
+    /// Writes holding registers: FC06 for one value, FC16 for more.
+    fn write_registers(
+        &mut self,
+        unit: u8,
+        address: u16,
+        values: &[u16],
+    ) -> Result<(), ModbusError> {
+        self.transact(unit, &Request::write_registers(address, values))
+            .map(drop)
+    }
+
+    /// Writes coils: FC05 for one value, FC15 for more.
+    fn write_coils(&mut self, unit: u8, address: u16, values: &[bool]) -> Result<(), ModbusError> {
+        self.transact(unit, &Request::write_coils(address, values))
+            .map(drop)
+    }
+}
+
+impl ModbusClient for TcpClient {
+    fn transact(&mut self, unit: u8, request: &Request) -> Result<Option<Response>, ModbusError> {
+        self.request(unit, request).map(Some)
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod serial;
 pub mod settings;
 mod tracker;
 
-pub use client::TcpClient;
+pub use client::{ModbusClient, TcpClient};
 pub use crc::crc16;
 pub use error::ModbusError;
 pub use pdu::ExceptionCode;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use super::client::TcpClient;
+use super::client::{ModbusClient, TcpClient};
 use super::error::ModbusError;
 use super::planner::{PlanLimits, DEFAULT_MAX_READ_GAP};
 use super::poller::{Health, Polled};

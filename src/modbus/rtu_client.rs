@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use super::client::ModbusClient;
 use super::error::ModbusError;
-use super::pdu::{PduError, Request, Response};
+use super::pdu::{Request, Response};
 use super::rtu::{self, SerialLine};
 use super::serial::{self, Wire};
-use crate::device::{ModbusTable, RawValue};
 
 /// How long the line stays quiet after a broadcast, so units can act on it.
 const BROADCAST_TURNAROUND: Duration = Duration::from_millis(100);
@@ -31,50 +31,9 @@ impl RtuClient {
             response_timeout,
         })
     }
+}
 
-    /// Reads `count` registers or bits of `table` from `address` of `unit`.
-    pub fn read(
-        &mut self,
-        unit: u8,
-        table: ModbusTable,
-        address: u16,
-        count: u16,
-    ) -> Result<RawValue, ModbusError> {
-        let request = Request::read(table, address, count);
-        let response = self.transact(unit, &request)?;
-        let actual = response.as_ref().map_or(0, Response::function_code);
-        // Nobody answers a broadcast, so a broadcast read has nothing to show.
-        response
-            .and_then(Response::into_raw)
-            .ok_or(ModbusError::Pdu(PduError::FunctionMismatch {
-                expected: request.function().code(),
-                actual,
-            }))
-    }
-
-    /// Writes holding registers: FC06 for one value, FC16 for more (unit 0: to every unit).
-    pub fn write_registers(
-        &mut self,
-        unit: u8,
-        address: u16,
-        values: &[u16],
-    ) -> Result<(), ModbusError> {
-        self.transact(unit, &Request::write_registers(address, values))
-            .map(drop)
-    }
-
-    /// Writes coils: FC05 for one value, FC15 for more.
-    pub fn write_coils(
-        &mut self,
-        unit: u8,
-        address: u16,
-        values: &[bool],
-    ) -> Result<(), ModbusError> {
-        self.transact(unit, &Request::write_coils(address, values))
-            .map(drop)
-    }
-
-    /// One request; `None` for a broadcast, which no unit answers.
+impl ModbusClient for RtuClient {
     fn transact(&mut self, unit: u8, request: &Request) -> Result<Option<Response>, ModbusError> {
         let frame = rtu::encode(unit, &request.encode()?)?;
         let answer = self.wire.exchange(

@@ -266,7 +266,7 @@ fn reply_to(frame: &mbap::Frame<'_>, shared: &Shared) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::device::{ModbusTable, RawValue};
-    use crate::modbus::{ModbusError, TcpClient};
+    use crate::modbus::{ModbusClient, ModbusError, TcpClient};
 
     fn sim() -> ModbusChargerSim {
         ModbusChargerSim::start("127.0.0.1:0".parse().unwrap()).unwrap()
