@@ -10,14 +10,14 @@ mod timers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver, Sender};
 
 use crate::chan::SendError;
 use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
-use crate::journal::{Journal, JournalOp, RemoveReason};
+use crate::journal::{Backlog, Journal, JournalOp, RemoveReason};
 use crate::metrics;
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
@@ -71,10 +71,19 @@ pub struct Hub {
     journal: Option<HubJournal>,
 }
 
-/// The open journal and the bound each station's queue gets.
+/// How soon a failed journal write is tried again.
+const JOURNAL_RETRY: Duration = Duration::from_secs(1);
+
+/// The open journal, the bound each station's queue gets, and the writes not on disk yet.
 struct HubJournal {
     store: Journal,
     max_messages: usize,
+    /// Per station key, the writes that failed or were not tried yet.
+    backlogs: HashMap<u32, Backlog>,
+    /// Writes waiting over every backlog.
+    unwritten: usize,
+    /// The last write failed; logged once until one succeeds.
+    failing: bool,
 }
 
 impl Hub {
@@ -109,10 +118,7 @@ impl Hub {
     /// queue bounded to `max_messages`; each station takes back what the journal holds for it
     /// before its first step.
     pub fn with_journal(mut self, journal: Journal, max_messages: usize) -> Self {
-        self.journal = Some(HubJournal {
-            store: journal,
-            max_messages,
-        });
+        self.journal = Some(HubJournal::new(journal, max_messages));
         self
     }
 
@@ -248,6 +254,42 @@ impl Hub {
                 restore(charger, journal, now);
             }
         }
+        let mut retry = None;
+        // Once the journal writes are on disk the station may send the transaction message
+        // they cover; a second pump lets it do so at once. A third finds nothing new.
+        for _ in 0..3 {
+            if !self.pump(key, now) {
+                return;
+            }
+            let Some(charger) = self.chargers.get_mut(&key) else {
+                return;
+            };
+            let written = match &mut self.journal {
+                Some(journal) => journal.write(key, charger.station.ocpp_id()),
+                None => true,
+            };
+            if !written {
+                retry = Some(now + JOURNAL_RETRY);
+                break;
+            }
+            if !charger.station.journal_written() {
+                break;
+            }
+        }
+        if let Some(charger) = self.chargers.get(&key) {
+            let deadline = match (charger.station.next_deadline(), retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.timers.set(key, deadline);
+        }
+    }
+
+    /// One pump of the station of `key` and its effects; false when the link worker is gone.
+    fn pump(&mut self, key: u32, now: Instant) -> bool {
+        let Some(charger) = self.chargers.get_mut(&key) else {
+            return true;
+        };
         let inputs = charger.evse_inputs();
         charger.station.set_inputs(0, inputs);
         if charger.has_readings() {
@@ -256,17 +298,24 @@ impl Hub {
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
-        let mut batch = Vec::new();
         let counters =
             (!self.effects.is_empty()).then(|| metrics::station(charger.station.ocpp_id()));
         for effect in self.effects.drain(..) {
             if let Effect::Journal(op) = effect {
-                batch.push(op);
+                if let Some(journal) = &mut self.journal {
+                    journal.push(key, op);
+                }
                 continue;
             }
-            // What the station journaled is on disk before anything after it leaves.
-            commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
             let frame = matches!(effect, Effect::Send(_));
+            if frame {
+                // What the station journaled is on disk before anything after it leaves when
+                // the disk allows; if it does not, only frames the journal does not cover go
+                // out (the station holds back its transaction messages).
+                if let Some(journal) = &mut self.journal {
+                    journal.write(key, charger.station.ocpp_id());
+                }
+            }
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
                     link: LinkId(key),
@@ -308,11 +357,10 @@ impl Hub {
                 // A lost CALL times out in the station and is derived again; a lost reply
                 // times out at the CSMS. Both are counted by the channel.
                 Err(SendError::Full(_)) => {}
-                Err(SendError::Closed(_)) => return,
+                Err(SendError::Closed(_)) => return false,
             }
         }
-        commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
-        self.timers.set(key, charger.station.next_deadline());
+        true
     }
 }
 
@@ -332,16 +380,20 @@ fn restore(charger: &mut Charger, journal: &HubJournal, now: Instant) {
     station.resume_from_journal(now, SystemTime::now(), journal.max_messages, stored);
 }
 
-/// Writes `batch` (ops of `station`) to the journal in one commit and empties it.
-fn commit(journal: &mut Option<HubJournal>, station: &str, batch: &mut Vec<JournalOp>) {
-    if batch.is_empty() {
-        return;
+impl HubJournal {
+    fn new(store: Journal, max_messages: usize) -> Self {
+        metrics::JOURNAL_HEALTHY.set(1);
+        HubJournal {
+            store,
+            max_messages,
+            backlogs: HashMap::new(),
+            unwritten: 0,
+            failing: false,
+        }
     }
-    let Some(journal) = journal else {
-        batch.clear();
-        return;
-    };
-    for op in batch.iter() {
+
+    /// Queues `op` of the station of `key` behind its unwritten ones.
+    fn push(&mut self, key: u32, op: JournalOp) {
         if let JournalOp::Remove {
             reason: RemoveReason::Overflow,
             ..
@@ -349,12 +401,59 @@ fn commit(journal: &mut Option<HubJournal>, station: &str, batch: &mut Vec<Journ
         {
             metrics::JOURNAL_DROPPED.inc();
         }
+        let backlog = self.backlogs.entry(key).or_default();
+        let before = backlog.len();
+        backlog.push(op);
+        let after = backlog.len();
+        self.count(before, after);
     }
-    if let Err(e) = journal.store.apply(station, batch) {
-        // The messages are still queued in memory and go out; only a crash could lose them now.
-        log::error!("{station}: journal write failed: {e}");
+
+    /// Writes the backlog of the station of `key` (`station`) in one commit; true when nothing
+    /// of it is left unwritten.
+    fn write(&mut self, key: u32, station: &str) -> bool {
+        let Some(backlog) = self.backlogs.get_mut(&key) else {
+            return true;
+        };
+        if backlog.is_empty() {
+            return true;
+        }
+        let before = backlog.len();
+        match self.store.apply(station, backlog.ops()) {
+            Ok(()) => {
+                backlog.clear();
+                self.count(before, 0);
+                if self.failing && self.unwritten == 0 {
+                    self.failing = false;
+                    metrics::JOURNAL_HEALTHY.set(1);
+                    log::info!("journal: writes succeed again; every station's backlog is on disk");
+                }
+                true
+            }
+            Err(e) => {
+                metrics::JOURNAL_WRITE_ERRORS.inc();
+                metrics::JOURNAL_HEALTHY.set(0);
+                if !self.failing {
+                    self.failing = true;
+                    log::error!(
+                        "{station}: journal write failed: {e}; its transaction messages wait \
+                         until the write succeeds (retried every {}s)",
+                        JOURNAL_RETRY.as_secs()
+                    );
+                } else {
+                    log::debug!("{station}: journal write failed again: {e}");
+                }
+                false
+            }
+        }
     }
-    batch.clear();
+
+    /// Keeps the unwritten total and the health gauge up to date after a backlog went from
+    /// `before` to `after` writes.
+    fn count(&mut self, before: usize, after: usize) {
+        self.unwritten = (self.unwritten + after).saturating_sub(before);
+        let unwritten = i64::try_from(self.unwritten).unwrap_or(i64::MAX);
+        metrics::JOURNAL_UNWRITTEN.set(unwritten);
+    }
 }
 
 /// A charger for `spec`, its station restored from what the CSMS set before a restart.

@@ -197,6 +197,9 @@ pub struct Station {
     journaling: bool,
     /// Journal writes found while restoring, not yet handed out.
     journal_ops: Vec<JournalOp>,
+    /// Journal writes were handed out and the hub has not said they are on disk: no
+    /// transaction message goes out meanwhile.
+    journal_unwritten: bool,
     /// When the link to the CSMS was lost, for OfflineThreshold.
     offline_since: Option<Instant>,
 }
@@ -232,6 +235,7 @@ impl Station {
             next_event_id: 0,
             journaling: false,
             journal_ops: Vec::new(),
+            journal_unwritten: false,
             offline_since: None,
         }
     }
@@ -408,6 +412,8 @@ impl Station {
             self.outstanding = None;
             self.call_failed(now, call);
         }
+        // A message dropped after its last attempt leaves the journal before the next goes out.
+        self.flush_journal(out);
         let Some(call) = self.next_call(now) else {
             return;
         };
@@ -451,8 +457,6 @@ impl Station {
         if call == Call::Heartbeat {
             self.heartbeat_due = false;
         }
-        // A message dropped after its last attempt leaves the journal before the next goes out.
-        self.flush_journal(out);
         out.push(Effect::Send(frame.to_text()));
     }
 
@@ -483,7 +487,7 @@ impl Station {
     }
 
     fn has_work(&self) -> bool {
-        !self.queue.is_empty()
+        self.queue_sendable()
             || !self.extra.is_empty()
             || self.heartbeat_due
             || self.status_to_send().is_some()
@@ -494,7 +498,7 @@ impl Station {
         if self.registration != Registration::Accepted {
             return (self.boot_at <= now).then_some(Call::Boot);
         }
-        if self.queue.ready(now).is_some() {
+        if self.queue_sendable() && self.queue.ready(now).is_some() {
             return Some(Call::Queued);
         }
         if let Some((index, status)) = self.status_to_send() {
@@ -508,6 +512,11 @@ impl Station {
         }
         (self.heartbeat_due || self.last_call_at + self.heartbeat_interval <= now)
             .then_some(Call::Heartbeat)
+    }
+
+    /// Transaction messages wait while the journal writes before them are not on disk.
+    fn queue_sendable(&self) -> bool {
+        !self.journal_unwritten && !self.queue.is_empty()
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
