@@ -8,57 +8,13 @@ mod journal_support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::gateway::{loopback, scratch, wait_call, wait_status, write_config, Gateway};
-use journal_support::{journal_rows, tx_events, tx_id, wait_until};
+use journal_support::{journal_rows, limit_file_size, start_limited, tx_events, tx_id, wait_until};
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
 use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
-
-/// The gateway with SIGXFSZ ignored, so a write past the file-size limit fails with EFBIG like
-/// a full disk instead of killing it; its log goes through a pipe, which no limit applies to.
-fn start_limitable(config: &Path, log: &Path) -> Gateway {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"));
-    command
-        .args(["run", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: signal(2) is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut file = std::fs::File::create(log).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut file));
-    Gateway(child)
-}
-
-/// Sets the largest file the gateway may write to `bytes` (`None`: no limit).
-fn limit_file_size(gw: &Gateway, bytes: Option<u64>) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: prlimit(2) on our own child with a valid rlimit and no old-value pointer.
-    let rc = unsafe {
-        libc::prlimit(
-            gw.0.id() as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
-}
 
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
@@ -104,7 +60,7 @@ fn a_full_disk_holds_transaction_messages_back_and_a_restart_replays_nothing_ack
         &[charger.addr()],
         &format!("\n[system.metrics]\nprometheus_port = {metrics_port}\n"),
     );
-    let gw = start_limitable(&config, &dir.join("gateway.log"));
+    let gw = start_limited(&config, &dir.join("gateway.log"), None, &[]);
     wait_status(&csms, "CP001", "Available", 0);
     csms.stop();
     charger.set_status(1);
