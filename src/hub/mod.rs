@@ -3,6 +3,7 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod journal;
 mod query;
 mod reload;
 mod spec;
@@ -10,14 +11,14 @@ mod timers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{never, select, Receiver, Sender};
 
 use crate::chan::SendError;
 use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
-use crate::journal::{Backlog, Journal, JournalOp, RemoveReason};
+use crate::journal::Journal;
 use crate::metrics;
 use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
@@ -25,6 +26,7 @@ use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+use journal::{restore, HubJournal};
 pub use query::{
     DeviceDetail, DeviceLink, DeviceSummary, GatewaySnapshot, Query, Reading, VariableSnapshot,
 };
@@ -69,21 +71,6 @@ pub struct Hub {
     rng: Rng,
     /// Where transaction messages and states are kept across restarts, when it could be opened.
     journal: Option<HubJournal>,
-}
-
-/// How soon a failed journal write is tried again.
-const JOURNAL_RETRY: Duration = Duration::from_secs(1);
-
-/// The open journal, the bound each station's queue gets, and the writes not on disk yet.
-struct HubJournal {
-    store: Journal,
-    max_messages: usize,
-    /// Per station key, the writes that failed or were not tried yet.
-    backlogs: HashMap<u32, Backlog>,
-    /// Writes waiting over every backlog.
-    unwritten: usize,
-    /// The last write failed; logged once until one succeeds.
-    failing: bool,
 }
 
 impl Hub {
@@ -248,7 +235,7 @@ impl Hub {
             return;
         };
         let now = Instant::now();
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &mut self.journal {
             if !charger.journaled {
                 charger.journaled = true;
                 restore(charger, journal, now);
@@ -265,11 +252,11 @@ impl Hub {
                 return;
             };
             let written = match &mut self.journal {
-                Some(journal) => journal.write(key, charger.station.ocpp_id()),
+                Some(journal) => journal.write(charger.station.ocpp_id(), now),
                 None => true,
             };
             if !written {
-                retry = Some(now + JOURNAL_RETRY);
+                retry = self.journal.as_ref().and_then(HubJournal::retry_at);
                 break;
             }
             if !charger.station.journal_written() {
@@ -303,7 +290,7 @@ impl Hub {
         for effect in self.effects.drain(..) {
             if let Effect::Journal(op) = effect {
                 if let Some(journal) = &mut self.journal {
-                    journal.push(key, op);
+                    journal.push(charger.station.ocpp_id(), op);
                 }
                 continue;
             }
@@ -313,7 +300,7 @@ impl Hub {
                 // the disk allows; if it does not, only frames the journal does not cover go
                 // out (the station holds back its transaction messages).
                 if let Some(journal) = &mut self.journal {
-                    journal.write(key, charger.station.ocpp_id());
+                    journal.write(charger.station.ocpp_id(), now);
                 }
             }
             let cmd = match effect {
@@ -361,98 +348,6 @@ impl Hub {
             }
         }
         true
-    }
-}
-
-/// Gives the station of `charger` what the journal kept for it.
-fn restore(charger: &mut Charger, journal: &HubJournal, now: Instant) {
-    let station = &mut charger.station;
-    let stored = match journal.store.load(station.ocpp_id()) {
-        Ok(stored) => stored,
-        Err(e) => {
-            log::error!(
-                "{}: cannot read the journal: {e}; starting without its messages",
-                station.ocpp_id()
-            );
-            Default::default()
-        }
-    };
-    station.resume_from_journal(now, SystemTime::now(), journal.max_messages, stored);
-}
-
-impl HubJournal {
-    fn new(store: Journal, max_messages: usize) -> Self {
-        metrics::JOURNAL_HEALTHY.set(1);
-        HubJournal {
-            store,
-            max_messages,
-            backlogs: HashMap::new(),
-            unwritten: 0,
-            failing: false,
-        }
-    }
-
-    /// Queues `op` of the station of `key` behind its unwritten ones.
-    fn push(&mut self, key: u32, op: JournalOp) {
-        if let JournalOp::Remove {
-            reason: RemoveReason::Overflow,
-            ..
-        } = op
-        {
-            metrics::JOURNAL_DROPPED.inc();
-        }
-        let backlog = self.backlogs.entry(key).or_default();
-        let before = backlog.len();
-        backlog.push(op);
-        let after = backlog.len();
-        self.count(before, after);
-    }
-
-    /// Writes the backlog of the station of `key` (`station`) in one commit; true when nothing
-    /// of it is left unwritten.
-    fn write(&mut self, key: u32, station: &str) -> bool {
-        let Some(backlog) = self.backlogs.get_mut(&key) else {
-            return true;
-        };
-        if backlog.is_empty() {
-            return true;
-        }
-        let before = backlog.len();
-        match self.store.apply(station, backlog.ops()) {
-            Ok(()) => {
-                backlog.clear();
-                self.count(before, 0);
-                if self.failing && self.unwritten == 0 {
-                    self.failing = false;
-                    metrics::JOURNAL_HEALTHY.set(1);
-                    log::info!("journal: writes succeed again; every station's backlog is on disk");
-                }
-                true
-            }
-            Err(e) => {
-                metrics::JOURNAL_WRITE_ERRORS.inc();
-                metrics::JOURNAL_HEALTHY.set(0);
-                if !self.failing {
-                    self.failing = true;
-                    log::error!(
-                        "{station}: journal write failed: {e}; its transaction messages wait \
-                         until the write succeeds (retried every {}s)",
-                        JOURNAL_RETRY.as_secs()
-                    );
-                } else {
-                    log::debug!("{station}: journal write failed again: {e}");
-                }
-                false
-            }
-        }
-    }
-
-    /// Keeps the unwritten total and the health gauge up to date after a backlog went from
-    /// `before` to `after` writes.
-    fn count(&mut self, before: usize, after: usize) {
-        self.unwritten = (self.unwritten + after).saturating_sub(before);
-        let unwritten = i64::try_from(self.unwritten).unwrap_or(i64::MAX);
-        metrics::JOURNAL_UNWRITTEN.set(unwritten);
     }
 }
 
