@@ -59,7 +59,8 @@ enum State {
 /// The result of one step.
 pub(super) enum Step {
     Pending(Attempt),
-    Done(Result<Ws, ConnectError>),
+    /// Boxed: an open WebSocket is large, and a step is moved often.
+    Done(Result<Box<Ws>, ConnectError>),
 }
 
 impl Attempt {
@@ -224,7 +225,7 @@ impl Attempt {
         >,
     ) -> Step {
         match result {
-            Ok((ws, _response)) => Step::Done(Ok(ws)),
+            Ok((ws, _response)) => Step::Done(Ok(Box::new(ws))),
             Err(HandshakeError::Interrupted(mid)) => {
                 self.state = State::Upgrade {
                     fd,

@@ -177,8 +177,8 @@ impl Connector {
     }
 
     /// Hands a finished attempt to the shard; false once the shard is gone.
-    fn report(&self, job: Job, result: Result<Ws, ConnectError>) -> bool {
-        let result = result.and_then(into_nonblocking);
+    fn report(&self, job: Job, result: Result<Box<Ws>, ConnectError>) -> bool {
+        let result = result.and_then(|ws| into_nonblocking(*ws));
         let outcome = Outcome {
             link: job.link,
             attempt: job.attempt,
