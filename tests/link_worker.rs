@@ -270,3 +270,23 @@ fn servers_dripping_their_upgrade_answer_neither_hold_the_connectors_nor_outlive
     server.join().unwrap();
     link.shutdown();
 }
+
+#[test]
+fn a_host_name_is_looked_up_and_every_address_tried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut ws, _) = accept_ocpp(&listener);
+        let _ = ws.read();
+    });
+    let (link, events) = start_worker();
+    link.send(LinkCmd::Connect {
+        link: LinkId(5),
+        params: params(format!("ws://localhost:{port}/ocpp/CP5"), None),
+    })
+    .unwrap();
+    assert_eq!(next(&events), LinkEvent::Connected { link: LinkId(5) });
+    link.send(LinkCmd::Close { link: LinkId(5) }).unwrap();
+    server.join().unwrap();
+    link.shutdown();
+}

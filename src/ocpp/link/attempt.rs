@@ -8,8 +8,9 @@ use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crossbeam_channel::{Receiver, TryRecvError};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::{ClientHandshake, Request};
@@ -40,7 +41,17 @@ pub(super) struct Attempt {
     addr: String,
 }
 
+/// What a name lookup thread hands back.
+type Lookup = std::io::Result<Vec<SocketAddr>>;
+
 enum State {
+    /// A helper thread looks the host name up.
+    Resolving {
+        rx: Receiver<Lookup>,
+        host: String,
+        request: Box<Request>,
+        connector: Option<Connector>,
+    },
     /// Non-blocking TCP connect to `addrs[0]` in progress; the rest are tried after it.
     Tcp {
         socket: Socket,
@@ -64,8 +75,7 @@ pub(super) enum Step {
 }
 
 impl Attempt {
-    /// Starts an attempt for `params` that must be done by `deadline`. The name lookup, when
-    /// the host is not an IP address, blocks for at most the time left.
+    /// Starts an attempt for `params` that must be done by `deadline`.
     pub fn start(params: &ConnectParams, deadline: Instant) -> Step {
         match Self::begin(params, deadline) {
             Ok(step) => step,
@@ -111,14 +121,28 @@ impl Attempt {
             ),
             _ => (None, false),
         };
-        let addrs = resolve(&host, port, deadline)?;
-        let attempt = Attempt {
+        let mut attempt = Attempt {
             deadline,
             state: State::Gone,
             client_cert,
             addr: format!("{host}:{port}"),
         };
-        Ok(attempt.connect(addrs, Box::new(request), connector, None))
+        let request = Box::new(request);
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            let addrs = vec![SocketAddr::new(ip, port)];
+            return Ok(attempt.connect(addrs, request, connector, None));
+        }
+        let rx = lookup(&host, port).map_err(|source| ConnectError::Resolve {
+            host: host.clone(),
+            source,
+        })?;
+        attempt.state = State::Resolving {
+            rx,
+            host,
+            request,
+            connector,
+        };
+        Ok(Step::Pending(attempt))
     }
 
     /// When the attempt fails if not done.
@@ -127,9 +151,11 @@ impl Attempt {
     }
 
     /// The socket and `poll(2)` events to wait for before the next [`Attempt::step`]:
-    /// writable while TCP connects, readable during the upgrade.
+    /// writable while TCP connects, readable during the upgrade; `None` while the name is
+    /// looked up (step it on every round).
     pub fn wait(&self) -> Option<(RawFd, libc::c_short)> {
         match &self.state {
+            State::Resolving { .. } => None,
             State::Tcp { socket, .. } => Some((socket.as_raw_fd(), libc::POLLOUT)),
             State::Upgrade { fd, .. } => Some((*fd, libc::POLLIN)),
             State::Gone => None,
@@ -142,6 +168,28 @@ impl Attempt {
             return Step::Done(Err(ConnectError::Timeout));
         }
         match std::mem::replace(&mut self.state, State::Gone) {
+            State::Resolving {
+                rx,
+                host,
+                request,
+                connector,
+            } => match rx.try_recv() {
+                Ok(Ok(addrs)) => self.connect(addrs, request, connector, None),
+                Ok(Err(source)) => Step::Done(Err(ConnectError::Resolve { host, source })),
+                Err(TryRecvError::Empty) => {
+                    self.state = State::Resolving {
+                        rx,
+                        host,
+                        request,
+                        connector,
+                    };
+                    Step::Pending(self)
+                }
+                Err(TryRecvError::Disconnected) => Step::Done(Err(ConnectError::Resolve {
+                    host,
+                    source: std::io::Error::other("the lookup thread ended without an answer"),
+                })),
+            },
             State::Tcp {
                 socket,
                 addrs,
@@ -260,21 +308,14 @@ fn start_connect(addr: SocketAddr) -> std::io::Result<Socket> {
     }
 }
 
-/// The addresses of `host`: at once for an IP address, else looked up on a helper thread for
-/// at most the time left before `deadline`.
-fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, ConnectError> {
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let failed = |source| ConnectError::Resolve {
-        host: host.to_string(),
-        source,
-    };
+/// Looks `host` up on a helper thread; the answer arrives on the returned channel. Fails at
+/// once when [`MAX_LOOKUPS`] are already running.
+fn lookup(host: &str, port: u16) -> std::io::Result<Receiver<Lookup>> {
     if LOOKUPS.fetch_add(1, Ordering::SeqCst) >= MAX_LOOKUPS {
         LOOKUPS.fetch_sub(1, Ordering::SeqCst);
-        return Err(failed(std::io::Error::other(format!(
+        return Err(std::io::Error::other(format!(
             "{MAX_LOOKUPS} name lookups already in progress"
-        ))));
+        )));
     }
     let (tx, rx) = crossbeam_channel::bounded(1);
     let name = host.to_string();
@@ -285,18 +326,12 @@ fn resolve(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, 
                 .to_socket_addrs()
                 .map(|a| a.collect::<Vec<_>>());
             LOOKUPS.fetch_sub(1, Ordering::SeqCst);
+            // The attempt may have been given up meanwhile.
             let _ = tx.send(result);
         });
     if let Err(e) = spawned {
         LOOKUPS.fetch_sub(1, Ordering::SeqCst);
-        return Err(failed(e));
+        return Err(e);
     }
-    let left = deadline.saturating_duration_since(Instant::now());
-    match rx.recv_timeout(left.max(Duration::from_millis(1))) {
-        Ok(result) => result.map_err(failed),
-        Err(_) => Err(failed(std::io::Error::new(
-            ErrorKind::TimedOut,
-            "no answer before the connect deadline",
-        ))),
-    }
+    Ok(rx)
 }

@@ -92,7 +92,11 @@ impl Connector {
             // tick, in case a handshake waits to write.
             let quiet = self.pollfds.iter().all(|p| p.revents == 0);
             for (i, (job, attempt)) in running.into_iter().enumerate() {
-                let ready = !matches!(self.pollfds.get(i), Some(p) if p.revents == 0);
+                // An attempt without a socket (a name lookup) is checked every round.
+                let ready = match self.pollfds.get(i) {
+                    Some(p) if p.fd >= 0 => p.revents != 0,
+                    _ => true,
+                };
                 if ready || quiet || now >= attempt.deadline() {
                     match attempt.step(now) {
                         Step::Pending(attempt) => self.running.push((job, attempt)),
