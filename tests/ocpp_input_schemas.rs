@@ -424,6 +424,44 @@ fn a_schema_invalid_authorize_result_does_not_start_charging() {
     }
 }
 
+#[test]
+fn a_schema_invalid_transaction_event_result_leaves_the_event_queued() {
+    let dir = schemas_dir();
+    let now = Instant::now();
+    let schema = Schema::load(&dir, "TransactionEventResponse");
+    // Answers the first TransactionEvent with `payload`; returns the messages still queued.
+    let answer_event = |payload: Value| {
+        let mut station = Rigless::ready(now, &dir);
+        station.st.set_inputs(
+            0,
+            EvseInputs {
+                online: Some(true),
+                vehicle_connected: Some(true),
+                connector_status: Some(ocpp_gw::ocpp::messages::ConnectorStatus::Occupied),
+                ..Default::default()
+            },
+        );
+        for _ in 0..10 {
+            for call in frames(&station.pump()).into_iter().filter(|f| f[0] == 2) {
+                if call[2] == "TransactionEvent" {
+                    assert_eq!(station.st.queued_messages(), 1);
+                    station.receive(json!([3, call[1], payload]));
+                    return station.st.queued_messages();
+                }
+                let answer = station.answers.get(call[2].as_str().unwrap_or_default());
+                let answer = answer.cloned().unwrap_or(json!({}));
+                station.receive(json!([3, call[1], answer]));
+            }
+        }
+        panic!("no TransactionEvent");
+    };
+    assert_eq!(answer_event(schema.full()), 0, "a valid result delivers it");
+    for v in schema.variants() {
+        confirmed_invalid("TransactionEvent", Kind::Response, &v);
+        assert_eq!(answer_event(v.payload.clone()), 1, "{}", v.what);
+    }
+}
+
 /// Holding register of `Control.Charging` in etc/templates/generic_modbus_charger.toml.
 const REG_CHARGING: u16 = 20;
 
