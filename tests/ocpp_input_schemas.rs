@@ -14,7 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::gateway::{wait_register, Rig};
 use common::{schemas_dir, validate_payload, Kind};
-use ocpp_gw::ocpp::messages::{Measurand, ACTIONS};
+use ocpp_gw::ocpp::messages::{
+    decode_response, Authorize, BootNotification, Measurand, TransactionEvent, ACTIONS,
+};
 use ocpp_gw::sim::csms::Dir;
 use ocpp_gw::station::evse::EvseInputs;
 use ocpp_gw::station::transaction::TxSettings;
@@ -336,6 +338,40 @@ fn valid_minimal_and_full_requests_are_answered_with_a_callresult() {
             );
         }
     }
+}
+
+#[test]
+fn every_enumeration_value_the_schemas_allow_is_accepted() {
+    let dir = schemas_dir();
+    let now = Instant::now();
+    let mut checked = 0;
+    for action in HANDLED {
+        let schema = Schema::load(&dir, &format!("{action}Request"));
+        for (what, payload) in schema.enum_values() {
+            assert_eq!(validate_payload(action, Kind::Request, &payload), Ok(()));
+            let mut station = Rigless::ready(now, &dir);
+            let out = station.receive(json!([2, "e", action, payload]));
+            let reply = frames(&out).into_iter().find(|f| f[1] == "e");
+            let reply = reply.unwrap_or_else(|| panic!("{action} {what}: no answer"));
+            assert_eq!(reply[0], 3, "{action} {what}: {reply}");
+            checked += 1;
+        }
+    }
+    for (action, schema) in ["BootNotification", "Authorize", "TransactionEvent"]
+        .map(|a| (a, Schema::load(&dir, &format!("{a}Response"))))
+    {
+        for (what, payload) in schema.enum_values() {
+            assert_eq!(validate_payload(action, Kind::Response, &payload), Ok(()));
+            let decoded = match action {
+                "BootNotification" => decode_response::<BootNotification>(&payload).map(drop),
+                "Authorize" => decode_response::<Authorize>(&payload).map(drop),
+                _ => decode_response::<TransactionEvent>(&payload).map(drop),
+            };
+            assert_eq!(decoded, Ok(()), "{action} {what}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "only {checked}");
 }
 
 #[test]

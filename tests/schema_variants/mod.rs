@@ -207,6 +207,46 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// The full instance with each other value of each enumeration in turn, all valid.
+    pub fn enum_values(&self) -> Vec<(String, Value)> {
+        let full = self.full();
+        let mut out = Vec::new();
+        self.enums(&self.root, &full, &full, "", &mut out);
+        out
+    }
+
+    fn enums(
+        &self,
+        node: &Value,
+        base: &Value,
+        here: &Value,
+        at: &str,
+        out: &mut Vec<(String, Value)>,
+    ) {
+        let node = self.resolve(node);
+        for value in node["enum"].as_array().into_iter().flatten().skip(1) {
+            let mut payload = base.clone();
+            replace(&mut payload, at, value.clone());
+            out.push((format!("{at} = {value}"), payload));
+        }
+        match here {
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    let sub = &node["properties"][name.as_str()];
+                    self.enums(sub, base, value, &format!("{at}/{name}"), out);
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item) = items.first() {
+                    self.enums(&node["items"], base, item, &format!("{at}/0"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn names(v: &Value) -> Vec<String> {
     v.as_array()
         .into_iter()

@@ -78,21 +78,39 @@ pub fn check(action: &str, half: Half, payload: &Value) -> Result<(), Failure> {
 fn schema(action: &str, half: Half) -> Option<&'static Value> {
     static PARSED: OnceLock<Vec<(&'static str, Option<Value>, Option<Value>)>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| {
+        let load = |text: &str| {
+            let mut schema = serde_json::from_str(text).ok()?;
+            strip_annotations(&mut schema);
+            Some(schema)
+        };
         embedded::SCHEMAS
             .iter()
-            .map(|(name, req, res)| {
-                (
-                    *name,
-                    serde_json::from_str(req).ok(),
-                    serde_json::from_str(res).ok(),
-                )
-            })
+            .map(|(name, req, res)| (*name, load(req), load(res)))
             .collect()
     });
     let (_, req, res) = parsed.iter().find(|(name, _, _)| *name == action)?;
     match half {
         Half::Request => req.as_ref(),
         Half::Response => res.as_ref(),
+    }
+}
+
+/// Drops the prose, which is most of the text and never checked, so the parsed schemas stay
+/// small for the life of the daemon. Keys of `properties` and `definitions` are names, not
+/// keywords, and stay.
+fn strip_annotations(node: &mut Value) {
+    let Value::Object(map) = node else { return };
+    for key in ["description", "javaType", "comment", "$schema"] {
+        map.remove(key);
+    }
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), value) {
+            ("properties" | "definitions", Value::Object(named)) => {
+                named.values_mut().for_each(strip_annotations);
+            }
+            (_, sub @ Value::Object(_)) => strip_annotations(sub),
+            _ => {}
+        }
     }
 }
 
@@ -329,5 +347,105 @@ fn type_name(value: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(id: &str) -> Value {
+        json!({"remoteStartId": 1, "idToken": {"idToken": id, "type": "Central"}})
+    }
+
+    fn violation(action: &str, payload: &Value) -> Option<(Violation, String)> {
+        check(action, Half::Request, payload)
+            .err()
+            .map(|f| (f.violation, f.path))
+    }
+
+    #[test]
+    fn max_length_counts_characters_and_names_the_path() {
+        assert_eq!(
+            violation("RequestStartTransaction", &token(&"ü".repeat(36))),
+            None
+        );
+        assert_eq!(
+            violation("RequestStartTransaction", &token(&"ü".repeat(37))),
+            Some((Violation::Property, "idToken.idToken".into()))
+        );
+    }
+
+    #[test]
+    fn custom_data_is_open_but_its_vendor_id_is_checked() {
+        let mut payload = json!({"type": "OnIdle",
+                                 "customData": {"vendorId": "com.example", "x": [1, 2]}});
+        assert_eq!(violation("Reset", &payload), None);
+        payload["customData"] = json!({"x": 1});
+        assert_eq!(
+            violation("Reset", &payload),
+            Some((Violation::Occurrence, "customData".into()))
+        );
+    }
+
+    #[test]
+    fn integers_follow_draft_6() {
+        assert_eq!(
+            violation("UnlockConnector", &json!({"evseId": 1.0, "connectorId": 1})),
+            None
+        );
+        assert_eq!(
+            violation("UnlockConnector", &json!({"evseId": 1.5, "connectorId": 1})),
+            Some((Violation::Type, "evseId".into()))
+        );
+    }
+
+    #[test]
+    fn array_items_are_checked_with_their_index() {
+        let payload = json!({"getVariableData": [
+            {"component": {"name": "A"}, "variable": {"name": "B"}},
+            {"component": {"name": "A"}, "variable": {"name": "B", "x": 1}},
+        ]});
+        assert_eq!(
+            violation("GetVariables", &payload),
+            Some((Violation::Occurrence, "getVariableData[1].variable".into()))
+        );
+    }
+
+    #[test]
+    fn a_hostile_property_name_is_cut_in_the_message() {
+        let payload = json!({"type": "OnIdle", "k".repeat(10_000): 1});
+        let failure = check("Reset", Half::Request, &payload).expect_err("extra property");
+        assert!(failure.message.chars().count() < 100, "{}", failure.message);
+    }
+
+    #[test]
+    fn an_action_without_a_schema_is_an_internal_error() {
+        assert_eq!(
+            violation("CostUpdated", &json!({})),
+            Some((Violation::Internal, ".".into()))
+        );
+    }
+
+    #[test]
+    fn annotations_go_but_properties_of_the_same_name_stay() {
+        let mut schema = json!({"description": "x", "type": "object",
+            "properties": {"description": {"type": "string", "description": "y"}},
+            "items": {"javaType": "Z", "type": "string"}});
+        strip_annotations(&mut schema);
+        assert_eq!(
+            schema,
+            json!({"type": "object", "properties": {"description": {"type": "string"}},
+                   "items": {"type": "string"}})
+        );
+    }
+
+    #[test]
+    fn every_embedded_schema_parses() {
+        for (action, _, _) in embedded::SCHEMAS {
+            assert!(schema(action, Half::Request).is_some(), "{action}");
+            assert!(schema(action, Half::Response).is_some(), "{action}");
+        }
     }
 }
