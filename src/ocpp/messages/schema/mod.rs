@@ -76,7 +76,9 @@ pub fn check(action: &str, half: Half, payload: &Value) -> Result<(), Failure> {
 
 /// The parsed schema of `action`'s `half`, if it is embedded and parses.
 fn schema(action: &str, half: Half) -> Option<&'static Value> {
-    static PARSED: OnceLock<Vec<(&'static str, Option<Value>, Option<Value>)>> = OnceLock::new();
+    /// `(action, request schema, response schema)`, parsed on first use.
+    type Parsed = (&'static str, Option<Value>, Option<Value>);
+    static PARSED: OnceLock<Vec<Parsed>> = OnceLock::new();
     let parsed = PARSED.get_or_init(|| {
         let load = |text: &str| {
             let mut schema = serde_json::from_str(text).ok()?;
