@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::gateway::{wait_register, Rig};
 use common::{schemas_dir, validate_payload, Kind};
+use ocpp_gw::ocpp::messages::schema::{self, Half, Violation};
 use ocpp_gw::ocpp::messages::{
     decode_response, Authorize, BootNotification, Measurand, TransactionEvent, ACTIONS,
 };
@@ -263,6 +264,47 @@ fn keywords_are_interpreted(node: &Value, file: &str) {
             k => panic!("{file}: keyword {k} is not interpreted"),
         }
     }
+}
+
+#[test]
+fn the_embedded_check_agrees_with_jsonschema_on_every_embedded_schema() {
+    let dir = schemas_dir();
+    let embedded = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ocpp/messages/schema/json");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&embedded).expect("embedded schemas") {
+        let path = entry.expect("dir entry").path();
+        let name = path.file_stem().and_then(|n| n.to_str()).expect("name");
+        let (action, half, kind) = match name.strip_suffix("Request") {
+            Some(a) => (a, Half::Request, Kind::Request),
+            None => (
+                name.strip_suffix("Response").expect("Request or Response"),
+                Half::Response,
+                Kind::Response,
+            ),
+        };
+        let schema = Schema::load(&dir, name);
+        for valid in [schema.minimal(), schema.full()] {
+            assert_eq!(
+                schema::check(action, half, &valid),
+                Ok(()),
+                "{name}: {valid}"
+            );
+        }
+        // The first variant is not an object at all, which the frame layer already refuses.
+        for v in schema.variants().into_iter().skip(1) {
+            confirmed_invalid(action, kind, &v);
+            let found = schema::check(action, half, &v.payload).map_err(|f| match f.violation {
+                Violation::Format => "FormatViolation",
+                Violation::Type => "TypeConstraintViolation",
+                Violation::Occurrence => "OccurrenceConstraintViolation",
+                Violation::Property => "PropertyConstraintViolation",
+                Violation::Internal => "InternalError",
+            });
+            assert_eq!(found, Err(v.code), "{name} {}", v.what);
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "only {checked}");
 }
 
 #[test]
