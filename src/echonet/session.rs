@@ -18,7 +18,7 @@ use super::epc::{hex_list, SELF_NODE_INSTANCES};
 use super::frame::{Esv, Frame, Property};
 use super::requests::{Node, Pending, Purpose, Request};
 use super::settings::Settings;
-use super::tracker::Tracker;
+use super::tracker::{PollPlan, Tracker};
 use super::{CONTROLLER, MULTICAST_GROUP, NODE_PROFILE};
 use crate::chan::{self, SendError};
 use crate::device::{DeviceEvent, DeviceId, EchonetDevice, WriteRequest, WriteValue};
@@ -458,6 +458,16 @@ impl Session {
                     return Ok(());
                 };
                 match outcome {
+                    // A node refusing every property tells nothing about the charger: a failed
+                    // poll, or it would stay online with values no longer read.
+                    Ok((_, frame)) if frame.esv == Esv::GetSna && refused_all(&plan, &frame) => {
+                        let reason = format!(
+                            "node refused every property with {}: EPC {}",
+                            frame.esv.name(),
+                            hex_list(&plan.epcs)
+                        );
+                        t.failed(&reason, offline_after, max_backoff, &self.events, now)
+                    }
                     Ok((_, frame)) if matches!(frame.esv, Esv::GetRes | Esv::GetSna) => {
                         t.answered(&plan, &frame.props, &self.events, now)
                     }
@@ -571,6 +581,16 @@ fn refused(frame: &Frame) -> Vec<u8> {
     let first = frame.props.iter().filter(|p| p.edt.is_empty() == reads);
     let gets = frame.get_props.iter().filter(|p| p.edt.is_empty());
     first.chain(gets).map(|p| p.epc).collect()
+}
+
+/// Whether an answer to `plan` carries none of the properties it asked for.
+fn refused_all(plan: &PollPlan, frame: &Frame) -> bool {
+    !plan.epcs.iter().any(|&epc| {
+        frame
+            .props
+            .iter()
+            .any(|p| p.epc == epc && !p.edt.is_empty())
+    })
 }
 
 #[cfg(test)]

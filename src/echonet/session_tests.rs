@@ -242,6 +242,39 @@ fn get_sna_keeps_the_device_online_without_the_refused_value() {
 }
 
 #[test]
+fn get_sna_of_every_property_fails_the_poll_until_the_node_answers() {
+    let (mut s, rx) = session(settings());
+    let mut t = Instant::now();
+    online_device(&mut s, &rx, t);
+    for _ in 0..2 {
+        t += Duration::from_secs(1);
+        s.tick(t).unwrap();
+        let (_, get) = sent(&mut s).pop().unwrap();
+        let props = vec![Property::empty(0xC7), Property::empty(0xDA)];
+        s.datagram(node_addr(NODE), &reply(&get, Esv::GetSna, props), t)
+            .unwrap();
+    }
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        DeviceEvent::Offline {
+            device: DeviceId(1),
+            reason: "node refused every property with Get_SNA: EPC C7 DA".into()
+        }
+    );
+    t += Duration::from_secs(2);
+    s.tick(t).unwrap();
+    let (_, get) = sent(&mut s).pop().unwrap();
+    let props = vec![Property::new(0xC7, [0x30]), Property::new(0xDA, [0x44])];
+    s.datagram(node_addr(NODE), &reply(&get, Esv::GetRes, props), t)
+        .unwrap();
+    assert_eq!(rx.try_recv().unwrap(), online(1));
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        values(1, &[(0, &[0x30]), (1, &[0x44])])
+    );
+}
+
+#[test]
 fn announcements_become_values_at_once_and_infc_is_answered() {
     let (mut s, rx) = session(settings());
     let now = Instant::now();
