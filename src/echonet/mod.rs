@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 pub use error::{FrameError, PropertyError, RequestError};
 pub use frame::{Eoj, Esv, Frame, Property};
 pub use session::{Counters, Datagram, Session};
-pub use settings::Settings;
+pub use settings::{InfLimit, Settings};
 pub use worker::spawn_worker;
 
 /// The ECHONET Lite UDP port, for requests, answers and notifications.
