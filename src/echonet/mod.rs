@@ -1,5 +1,5 @@
 //! ECHONET Lite: the frame and property codecs (sans-IO), the UDP worker that polls EV charger
-//! objects and turns their announcements into device events, discovery, and a blocking client
+//! objects (and polls again to confirm what they announce), discovery, and a blocking client
 //! for `ocpp-gw diag el`.
 
 pub mod client;

@@ -1,5 +1,6 @@
 //! Per-device bookkeeping of the ECHONET Lite worker, free of I/O: which object it is, when it
-//! is polled, online/offline state with back-off, and which values the hub already has.
+//! is polled (sooner when an announcement must be confirmed), online/offline state with
+//! back-off, and which values the hub already has.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
