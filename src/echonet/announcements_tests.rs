@@ -137,3 +137,25 @@ fn a_value_longer_than_its_definition_is_refused() {
     );
     assert!(rx.try_recv().is_err());
 }
+
+#[test]
+fn an_answer_with_only_malformed_values_is_a_failed_poll() {
+    let mut config = settings();
+    config.offline_after_failures = 1;
+    let (mut s, rx) = session(config);
+    let now = Instant::now();
+    online_device(&mut s, &rx, now);
+    let t = now + Duration::from_secs(1);
+    s.tick(t).unwrap();
+    let (_, get) = sent(&mut s).pop().unwrap();
+    let props = vec![
+        Property::new(0xC7, [0, 0x41]),
+        Property::new(0xDA, [0, 0x42]),
+    ];
+    s.datagram(node_addr(NODE), &reply(&get, Esv::GetRes, props), t)
+        .unwrap();
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(crate::device::DeviceEvent::Offline { .. })
+    ));
+}

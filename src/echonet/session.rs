@@ -470,11 +470,15 @@ impl Session {
                     return Ok(());
                 };
                 match outcome {
-                    // A node refusing every property tells nothing about the charger: a failed
-                    // poll, or it would stay online with values no longer read.
-                    Ok((_, frame)) if frame.esv == Esv::GetSna && refused_all(&plan, &frame) => {
+                    // An answer without one usable value (all refused or malformed) tells
+                    // nothing about the charger: a failed poll, or the device would stay
+                    // online with values no longer read.
+                    Ok((_, frame))
+                        if matches!(frame.esv, Esv::GetRes | Esv::GetSna)
+                            && no_value(&plan, &frame) =>
+                    {
                         let reason = format!(
-                            "node refused every property with {}: EPC {}",
+                            "no usable value in {} for EPC {} (refused or malformed)",
                             frame.esv.name(),
                             hex_list(&plan.epcs)
                         );
@@ -540,8 +544,8 @@ fn refused(frame: &Frame) -> Vec<u8> {
     first.chain(gets).map(|p| p.epc).collect()
 }
 
-/// Whether an answer to `plan` carries none of the properties it asked for.
-fn refused_all(plan: &PollPlan, frame: &Frame) -> bool {
+/// Whether an answer to `plan` carries a value for none of the properties it asked for.
+fn no_value(plan: &PollPlan, frame: &Frame) -> bool {
     !plan.epcs.iter().any(|&epc| {
         frame
             .props

@@ -258,7 +258,7 @@ fn get_sna_of_every_property_fails_the_poll_until_the_node_answers() {
         rx.try_recv().unwrap(),
         DeviceEvent::Offline {
             device: DeviceId(1),
-            reason: "node refused every property with Get_SNA: EPC C7 DA".into()
+            reason: "no usable value in Get_SNA for EPC C7 DA (refused or malformed)".into()
         }
     );
     t += Duration::from_secs(2);
