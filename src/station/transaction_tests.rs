@@ -271,3 +271,30 @@ fn energy_transfer_points_follow_the_power_flow() {
         Some(Reason::StoppedByEV)
     );
 }
+
+#[test]
+fn e06_ended_carries_the_charging_state_of_the_moment() {
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    one(b.power(7400.0));
+    // The power reading has not caught up yet; the cable is out all the same.
+    let ended = one(b.plug(false));
+    assert_eq!(ended.event_type, T::Ended);
+    assert_eq!(
+        ended.transaction_info.charging_state,
+        Some(ChargingState::Idle)
+    );
+
+    let mut b = Bench::new(TxSettings {
+        start_points: vec![TxPoint::EnergyTransfer],
+        stop_points: vec![TxPoint::EnergyTransfer],
+        ..TxSettings::default()
+    });
+    b.plug(true);
+    one(b.power(3000.0));
+    let ended = one(b.power(0.0));
+    assert_eq!(
+        ended.transaction_info.charging_state,
+        Some(ChargingState::EVConnected)
+    );
+}

@@ -91,6 +91,7 @@ impl Harness {
                 ..Default::default()
             },
         );
+        self.st.device_known(0);
     }
 
     /// Pumps once and expects exactly one CALL; returns (id, action, payload).
@@ -188,6 +189,7 @@ fn plugged(h: &mut Harness, connected: bool) {
             ..Default::default()
         },
     );
+    h.st.device_known(0);
 }
 
 fn token_at_reader(h: &mut Harness, token: Option<&str>, connected: bool) {
@@ -200,4 +202,5 @@ fn token_at_reader(h: &mut Harness, token: Option<&str>, connected: bool) {
             ..Default::default()
         },
     );
+    h.st.device_known(0);
 }
