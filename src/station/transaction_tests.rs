@@ -298,3 +298,96 @@ fn e06_ended_carries_the_charging_state_of_the_moment() {
         Some(ChargingState::EVConnected)
     );
 }
+
+#[test]
+fn e10_stop_tx_on_ev_side_disconnect_decides_whether_unplugging_ends_it() {
+    for stop in [true, false] {
+        let mut b = Bench::new(TxSettings {
+            start_points: vec![TxPoint::Authorized],
+            stop_points: vec![TxPoint::Authorized],
+            auth_enabled: true,
+            stop_tx_on_ev_side_disconnect: stop,
+            ..TxSettings::default()
+        });
+        b.tracker.authorize(Authorization {
+            id_token: token("A"),
+            remote_start_id: None,
+            expires: None,
+        });
+        assert_eq!(one(b.update()).event_type, T::Started);
+        assert_eq!(one(b.plug(true)).trigger_reason, R::CablePluggedIn);
+        let unplugged = one(b.plug(false));
+        if stop {
+            assert_eq!(
+                (unplugged.event_type, unplugged.trigger_reason),
+                (T::Ended, R::EVCommunicationLost)
+            );
+            assert_eq!(
+                unplugged.transaction_info.stopped_reason,
+                Some(Reason::EVDisconnected)
+            );
+        } else {
+            assert_eq!(unplugged.event_type, T::Updated, "{unplugged:?}");
+            assert!(b.tracker.transaction().is_some());
+        }
+    }
+}
+
+fn set_energy(b: &mut Bench, wh: f64) {
+    for s in &mut b.inputs.samples {
+        if s.measurand == Measurand::EnergyActiveImportRegister {
+            s.value = wh;
+        }
+    }
+}
+
+/// (context, value) of every reading in an event.
+fn readings(e: &TransactionEventRequest) -> Vec<(ReadingContext, f64)> {
+    e.meter_value
+        .iter()
+        .flatten()
+        .flat_map(|m| &m.sampled_value)
+        .map(|s| (s.context.unwrap(), s.value))
+        .collect()
+}
+
+#[test]
+fn j02_tx_ended_readings_from_begin_every_interval_to_end() {
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        ended_interval: Duration::from_secs(30),
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    for wh in [1100.0, 1200.0] {
+        b.now += Duration::from_secs(30);
+        set_energy(&mut b, wh);
+        assert!(b.update().is_empty(), "kept for the Ended event");
+    }
+    set_energy(&mut b, 1250.0);
+    let ended = one(b.plug(false));
+    use ReadingContext::{SamplePeriodic as P, TransactionBegin as B, TransactionEnd as E};
+    assert_eq!(
+        readings(&ended),
+        [(B, 1000.0), (P, 1100.0), (P, 1200.0), (E, 1250.0)]
+    );
+
+    // Zero: the begin and end values only. A long transaction stays a bounded message.
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    set_energy(&mut b, 1500.0);
+    assert_eq!(readings(&one(b.plug(false))), [(B, 1000.0), (E, 1500.0)]);
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        ended_interval: Duration::from_secs(1),
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    for _ in 0..2_000 {
+        b.now += Duration::from_secs(1);
+        b.update();
+    }
+    let all = readings(&one(b.plug(false)));
+    assert!(all.len() <= 241, "{} readings", all.len());
+    assert_eq!((all[0].0, all[all.len() - 1].0), (B, E));
+}
