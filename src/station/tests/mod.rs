@@ -10,6 +10,7 @@ use super::*;
 use crate::ocpp::messages::Measurand;
 
 mod device_model;
+mod properties;
 mod provisioning;
 mod remote;
 mod transactions;
