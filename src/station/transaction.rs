@@ -7,13 +7,13 @@
 //! it directly (an authorization that lapsed, a token the CSMS refused: E03, E05); the station
 //! turns that into a `Control.Charging` Stop.
 
+mod ended;
 mod event;
 mod snapshot;
 
 use std::time::{Duration, Instant, SystemTime};
 
 use super::evse::EvseInputs;
-use super::meter::meter_value;
 pub use crate::ocpp::types::TxPoint;
 pub use snapshot::TxSnapshot;
 
@@ -22,10 +22,6 @@ use crate::ocpp::messages::{
     TransactionEventType, TriggerReason,
 };
 use event::{trigger_for, unix};
-
-/// Readings kept for the Ended event (SampledDataCtrlr.TxEndedMeasurands); past this, every
-/// second intermediate reading is dropped so a long transaction stays a bounded message.
-const MAX_ENDED_READINGS: usize = 240;
 
 /// The device-model settings that shape transactions.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +42,10 @@ pub struct TxSettings {
     /// SampledDataCtrlr.TxEndedInterval: readings of `ended_measurands` between the begin and
     /// the end that the Ended event carries; zero keeps only those two.
     pub ended_interval: Duration,
+    /// AlignedDataCtrlr.TxEndedInterval (zero: none) and AlignedDataCtrlr.TxEndedMeasurands:
+    /// clock-aligned readings the Ended event carries.
+    pub aligned_ended_interval: Duration,
+    pub aligned_ended_measurands: Vec<Measurand>,
     /// TxCtrlr.StopTxOnEVSideDisconnect: unplugging ends the transaction whatever the
     /// TxStopPoint (the device cannot tell which side was unplugged, so every unplug counts).
     pub stop_tx_on_ev_side_disconnect: bool,
@@ -72,6 +72,8 @@ impl Default for TxSettings {
             ],
             ended_measurands: vec![Measurand::EnergyActiveImportRegister],
             ended_interval: Duration::ZERO,
+            aligned_ended_interval: Duration::ZERO,
+            aligned_ended_measurands: Vec::new(),
             stop_tx_on_ev_side_disconnect: true,
             stop_tx_on_invalid_id: true,
             max_energy_on_invalid_id_wh: 0,
@@ -109,6 +111,7 @@ pub struct Tx {
     /// Readings of the ended measurands for the Ended event, oldest first.
     ended_readings: Vec<MeterValue>,
     next_ended_reading: Option<Instant>,
+    next_aligned_reading: Option<Instant>,
 }
 
 /// Who or what took the authorization away.
@@ -229,6 +232,7 @@ impl TxTracker {
         [
             tx.and_then(|t| t.next_periodic),
             tx.and_then(|t| t.next_ended_reading),
+            tx.and_then(|t| t.next_aligned_reading),
             self.auth.as_ref().and_then(|a| a.expires),
         ]
         .into_iter()
@@ -373,6 +377,7 @@ impl TxTracker {
             energy_cap: None,
             ended_readings: Vec::new(),
             next_ended_reading: None,
+            next_aligned_reading: ended::next_boundary(ctx, ctx.settings.aligned_ended_interval),
         });
         self.spent = true;
         self.take_ended_reading(ctx, ReadingContext::TransactionBegin);
@@ -395,14 +400,7 @@ impl TxTracker {
         out: &mut Vec<TransactionEventRequest>,
     ) {
         let remote = self.auth.as_ref().map(|a| a.remote_start_id.is_some());
-        if self
-            .tx
-            .as_ref()
-            .and_then(|t| t.next_ended_reading)
-            .is_some_and(|at| at <= ctx.now)
-        {
-            self.take_ended_reading(ctx, ReadingContext::SamplePeriodic);
-        }
+        self.ended_readings_due(ctx);
         let Some(tx) = &mut self.tx else { return };
         let changed = tx.observe(ctx);
         // E05: the energy a refused token may still draw has flowed.
@@ -475,30 +473,6 @@ impl TxTracker {
         }
         out.extend(event);
         self.tx = None;
-    }
-
-    /// Adds a reading of the ended measurands for the Ended event and schedules the next one.
-    fn take_ended_reading(&mut self, ctx: &TxContext<'_>, context: ReadingContext) {
-        let Some(tx) = &mut self.tx else { return };
-        let interval = ctx.settings.ended_interval;
-        tx.next_ended_reading = (!interval.is_zero()).then(|| ctx.now + interval);
-        let Some(reading) = meter_value(
-            ctx.inputs,
-            &ctx.settings.ended_measurands,
-            context,
-            ctx.wall,
-        ) else {
-            return;
-        };
-        if tx.ended_readings.len() >= MAX_ENDED_READINGS {
-            // Keep the begin reading and every second one after it.
-            let mut index = 0;
-            tx.ended_readings.retain(|_| {
-                index += 1;
-                index == 1 || index % 2 == 1
-            });
-        }
-        tx.ended_readings.push(reading);
     }
 
     /// J01: clock-aligned values go into the running transaction; false when none runs.

@@ -391,3 +391,28 @@ fn j02_tx_ended_readings_from_begin_every_interval_to_end() {
     assert!(all.len() <= 241, "{} readings", all.len());
     assert_eq!((all[0].0, all[all.len() - 1].0), (B, E));
 }
+
+#[test]
+fn j01_aligned_tx_ended_readings_at_clock_boundaries() {
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        aligned_ended_interval: Duration::from_secs(900),
+        aligned_ended_measurands: vec![Measurand::EnergyActiveImportRegister],
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    // The bench's wall clock sits on a 900 s boundary: the next one is a full interval away.
+    assert_eq!(
+        b.tracker.next_deadline(),
+        Some(b.now + Duration::from_secs(900))
+    );
+    b.now += Duration::from_secs(900);
+    set_energy(&mut b, 1300.0);
+    assert!(b.update().is_empty());
+    set_energy(&mut b, 1400.0);
+    use ReadingContext::{SampleClock as C, TransactionBegin as B, TransactionEnd as E};
+    assert_eq!(
+        readings(&one(b.plug(false))),
+        [(B, 1000.0), (C, 1300.0), (E, 1400.0)]
+    );
+}

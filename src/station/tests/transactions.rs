@@ -408,3 +408,55 @@ fn b01_no_connector_status_before_the_device_was_read() {
     let (_, status) = h.expect_call("StatusNotification");
     assert_eq!(status["connectorStatus"], "Occupied");
 }
+
+#[test]
+fn j02_tx_ended_intervals_set_by_the_csms_shape_the_ended_event() {
+    let mut h = capable();
+    let set = |component: &str, variable: &str, value: &str| json!({"attributeValue": value, "component": {"name": component}, "variable": {"name": variable}});
+    let (reply, _) = call(
+        &mut h,
+        "SetVariables",
+        json!({"setVariableData": [
+            set("SampledDataCtrlr", "TxEndedInterval", "30"),
+            set("AlignedDataCtrlr", "TxEndedInterval", "900"),
+            set("AlignedDataCtrlr", "TxEndedMeasurands", "Energy.Active.Import.Register"),
+        ]}),
+    );
+    for r in reply["setVariableResult"].as_array().unwrap() {
+        assert_eq!(r["attributeStatus"], "Accepted", "{r}");
+    }
+    metered(&mut h, 1000.0, 0.0);
+    let (id, _) = h.expect_call("TransactionEvent");
+    h.receive(json!([3, id, {}]));
+    let (id, _) = h.expect_call("StatusNotification");
+    h.receive(json!([3, id, {}]));
+    h.advance(900);
+    metered(&mut h, 1200.0, 0.0);
+    // Periodic and clock-aligned Updated events follow the model's own intervals.
+    for _ in 0..2 {
+        let (id, updated) = h.expect_call("TransactionEvent");
+        assert_eq!(updated["eventType"], "Updated");
+        h.receive(json!([3, id, {}]));
+    }
+    assert!(h.pump().is_empty());
+    metered(&mut h, 1250.0, 0.0);
+    let mut unplugged = h.st.evses[0].inputs.clone();
+    unplugged.vehicle_connected = Some(false);
+    h.st.set_inputs(0, unplugged);
+    let (_, ended) = h.expect_call("TransactionEvent");
+    let contexts: Vec<&Value> = ended["meterValue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["sampledValue"][0]["context"])
+        .collect();
+    assert_eq!(
+        contexts,
+        [
+            "Transaction.Begin",
+            "Sample.Periodic",
+            "Sample.Clock",
+            "Transaction.End"
+        ]
+    );
+}

@@ -67,7 +67,7 @@ impl TxTracker {
             now.checked_sub(elapsed).unwrap_or(now)
         });
         let every = |interval: Duration| (!interval.is_zero()).then(|| now + interval);
-        TxTracker {
+        let mut tracker = TxTracker {
             tx: Some(Tx {
                 id: snapshot.transaction_id,
                 next_seq: snapshot.next_seq,
@@ -81,6 +81,7 @@ impl TxTracker {
                 energy_cap: snapshot.energy_cap_wh,
                 ended_readings: snapshot.ended_readings,
                 next_ended_reading: every(settings.ended_interval),
+                next_aligned_reading: None,
             }),
             auth: snapshot.id_token.map(|id_token| Authorization {
                 id_token,
@@ -91,6 +92,11 @@ impl TxTracker {
             ev_connected: snapshot.ev_connected,
             spent: true,
             stop_energy: false,
+        };
+        if let Some(tx) = &mut tracker.tx {
+            let interval = settings.aligned_ended_interval;
+            tx.next_aligned_reading = super::ended::boundary_after(now, wall, interval);
         }
+        tracker
     }
 }
