@@ -191,7 +191,7 @@ impl TxTracker {
     /// False when a remote start could not show in any TransactionEvent: the running
     /// transaction already carries a token of its own.
     pub fn takes_remote_start(&self) -> bool {
-        self.tx.as_ref().is_none_or(|t| !t.token_sent)
+        !self.tx.as_ref().is_some_and(|t| t.token_sent)
     }
 
     /// A stop request (remote: RequestStopTransaction; local: token presented again).
@@ -406,7 +406,7 @@ impl TxTracker {
         // E05: the energy a refused token may still draw has flowed.
         let capped = tx
             .energy_cap
-            .is_some_and(|cap| ctx.inputs.energy_wh().is_none_or(|wh| wh >= cap));
+            .is_some_and(|cap| ctx.inputs.energy_wh().map_or(true, |wh| wh >= cap));
         if capped {
             tx.energy_cap = None;
             self.stop_energy = true;
