@@ -131,9 +131,12 @@ struct World {
     history: Vec<String>,
 }
 
-fn station_settings() -> StationSettings {
+/// Half the seeds run with StopTxOnInvalidId off and some MaxEnergyOnInvalidId.
+fn station_settings(seed: u64) -> StationSettings {
     let mut s = settings();
     s.tx.updated_interval = Duration::from_secs(30);
+    s.tx.stop_tx_on_invalid_id = seed % 2 == 0;
+    s.tx.max_energy_on_invalid_id_wh = (seed % 5) * 100;
     s.capabilities = Capabilities {
         start_stop: true,
         unlock: true,
@@ -146,7 +149,7 @@ fn station_settings() -> StationSettings {
 impl World {
     fn new(seed: u64) -> Self {
         let now = Instant::now();
-        let mut st = Station::new(station_settings(), Rng::seeded(seed << 8), now);
+        let mut st = Station::new(station_settings(seed), Rng::seeded(seed << 8), now);
         st.resume_from_journal(now, wall(), 100_000, Stored::default());
         World {
             rng: Rng::seeded(seed),
@@ -290,7 +293,7 @@ impl World {
         self.restarts += 1;
         self.csms.pending = None;
         let rng = Rng::seeded((self.seed << 8) + self.restarts);
-        self.st = Station::new(station_settings(), rng, self.now);
+        self.st = Station::new(station_settings(self.seed), rng, self.now);
         let stored = self.journal.stored();
         self.st
             .resume_from_journal(self.now, self.wall(), 100_000, stored);
