@@ -221,7 +221,8 @@ impl TxTracker {
             self.stop_energy = true;
         } else {
             let allowed = settings.max_energy_on_invalid_id_wh as f64;
-            tx.energy_cap = Some(energy_wh.map_or(f64::NEG_INFINITY, |wh| wh + allowed));
+            // Unknown register: a cap every reading meets (finite, so the journal keeps it).
+            tx.energy_cap = Some(energy_wh.map_or(f64::MIN, |wh| wh + allowed));
         }
         true
     }

@@ -416,3 +416,27 @@ fn j01_aligned_tx_ended_readings_at_clock_boundaries() {
         [(B, 1000.0), (C, 1300.0), (E, 1400.0)]
     );
 }
+
+#[test]
+fn e05_an_energy_cap_survives_a_restart_even_without_an_energy_register() {
+    let settings = TxSettings {
+        stop_tx_on_invalid_id: false,
+        max_energy_on_invalid_id_wh: 500,
+        ..TxSettings::default()
+    };
+    let mut b = Bench::new(settings.clone());
+    b.inputs.samples.clear();
+    one(b.plug(true));
+    assert!(b.tracker.token_refused("tx-1", &settings, None));
+    let json = serde_json::to_string(&b.tracker.snapshot().unwrap()).unwrap();
+    let snapshot: TxSnapshot = serde_json::from_str(&json).unwrap();
+    let wall = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+    b.tracker = TxTracker::resume(snapshot, b.now, wall, &settings);
+    let updated = one(b.update());
+    assert_eq!(updated.trigger_reason, R::Deauthorized);
+    assert!(
+        b.tracker.take_stop_energy(),
+        "no register: energy stops at once"
+    );
+    assert!(b.tracker.transaction().is_some());
+}
