@@ -156,6 +156,16 @@ impl Station {
         if status == AuthorizationStatus::Accepted {
             return;
         }
+        if !self.settings.capabilities.start_stop {
+            // Ending the transaction would not stop the charger: the energy would go unbilled.
+            log::warn!(
+                "{}: CSMS refused the token of transaction {id} ({}), but the template maps no \
+                 Control.Charging to stop the charger; the transaction goes on",
+                self.settings.ocpp_id,
+                status.as_str()
+            );
+            return;
+        }
         for (index, evse) in self.evses.iter_mut().enumerate() {
             let energy = evse.inputs.energy_wh();
             if evse.tx.token_refused(id, &self.settings.tx, energy) {

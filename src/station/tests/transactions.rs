@@ -460,3 +460,18 @@ fn j02_tx_ended_intervals_set_by_the_csms_shape_the_ended_event() {
         ]
     );
 }
+
+#[test]
+fn e05_a_refused_token_does_not_end_what_the_gateway_cannot_stop() {
+    let (mut h, _) = Harness::booted("Accepted", 300);
+    plugged(&mut h, true);
+    let (id, started) = h.expect_call("TransactionEvent");
+    assert!(started.get("idToken").is_some());
+    let mut out = h.receive(json!([3, id, {"idTokenInfo": {"status": "Invalid"}}]));
+    out.extend(h.pump());
+    assert!(
+        calls_in(&out).iter().all(|c| c[3]["eventType"] != "Ended"),
+        "{out:?}"
+    );
+    assert!(h.st.transaction_id(0).is_some(), "energy may still flow");
+}
