@@ -291,7 +291,11 @@ impl TxTracker {
                 };
                 self.end(ctx, cause, out);
                 if !ev {
-                    self.auth = None;
+                    // With authorization on, the next vehicle must not charge on this one's
+                    // authorization: the charger is disabled until a token enables it again.
+                    if self.auth.take().is_some() && ctx.settings.auth_enabled {
+                        self.stop_energy = true;
+                    }
                 }
                 // A condition that still holds (the cable after a remote stop) must first clear.
                 self.spent = self.start_holds(ctx);

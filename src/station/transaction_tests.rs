@@ -440,3 +440,27 @@ fn e05_an_energy_cap_survives_a_restart_even_without_an_energy_register() {
     );
     assert!(b.tracker.transaction().is_some());
 }
+
+#[test]
+fn e06_with_authorization_on_the_charger_is_disabled_when_the_vehicle_leaves() {
+    for auth_enabled in [true, false] {
+        let mut b = Bench::new(TxSettings {
+            start_points: vec![TxPoint::Authorized],
+            stop_points: vec![TxPoint::EVConnected],
+            auth_enabled,
+            ..TxSettings::default()
+        });
+        b.tracker.authorize(Authorization {
+            id_token: token("A"),
+            remote_start_id: Some(1),
+            expires: Some(b.now + Duration::from_secs(120)),
+        });
+        assert_eq!(one(b.update()).event_type, T::Started);
+        one(b.plug(true));
+        assert_eq!(one(b.plug(false)).event_type, T::Ended);
+        assert_eq!(b.tracker.take_stop_energy(), auth_enabled);
+        // The next vehicle finds no authorization: nothing starts.
+        let next = b.plug(true);
+        assert_eq!(next.is_empty(), auth_enabled, "{next:?}");
+    }
+}
