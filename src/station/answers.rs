@@ -43,7 +43,13 @@ impl Station {
                     e.reported = Some(status);
                 }
             }
-            Call::Queued => self.queue.delivered(),
+            Call::Queued => {
+                let request = self.queue.ready(now).map(|q| q.payload.clone());
+                self.queue.delivered();
+                if let Some(request) = request {
+                    self.transaction_answered(&request, &payload);
+                }
+            }
             Call::Extra => {
                 self.extra.pop_front();
             }

@@ -111,6 +111,12 @@ impl Station {
         if evse.inoperative || evse.inputs.online != Some(true) || evse.inputs.faulted {
             return rejected("EVSE unavailable");
         }
+        if !evse.known {
+            return rejected("the device has not been read yet");
+        }
+        if !evse.tx.takes_remote_start() {
+            return rejected("the running transaction is authorized already");
+        }
         let transaction_id = evse.tx.transaction().map(|t| t.id.clone());
         if self.settings.tx.authorize_remote_start {
             // C: the token is checked first; charging is enabled once it is accepted.

@@ -155,8 +155,20 @@ struct Evse {
     notified_online: Option<bool>,
     /// The transaction state the journal holds.
     saved: Option<transaction::TxSnapshot>,
-    /// A transaction restored from the journal waits for the first device reading.
-    resuming: bool,
+    /// The device has answered a read since the start: until then its status is unknown and
+    /// neither a connector status nor a (resumed) transaction may be inferred from it.
+    known: bool,
+}
+
+impl Evse {
+    /// The connector status the CSMS should see; `None` while the device has not been read
+    /// (an unreachable device is known to be Unavailable).
+    fn status(&self) -> Option<ConnectorStatus> {
+        if !self.known && self.inputs.online == Some(true) {
+            return None;
+        }
+        self.inputs.connector_status(!self.inoperative)
+    }
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -257,9 +269,7 @@ impl Station {
         &self,
         index: usize,
     ) -> Option<(Option<ConnectorStatus>, Option<ConnectorStatus>)> {
-        self.evses
-            .get(index)
-            .map(|e| (e.inputs.connector_status(!e.inoperative), e.reported))
+        self.evses.get(index).map(|e| (e.status(), e.reported))
     }
 
     /// The id of the transaction running on EVSE `index`, if any.
@@ -511,12 +521,13 @@ impl Station {
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
-        self.evses.iter().enumerate().find_map(|(i, e)| {
-            match e.inputs.connector_status(!e.inoperative) {
+        self.evses
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| match e.status() {
                 Some(s) if e.reported != Some(s) => Some((i, s)),
                 _ => None,
-            }
-        })
+            })
     }
 
     fn security_event(&mut self, kind: &str, wall: SystemTime, tech_info: Option<&str>) {
