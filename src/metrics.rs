@@ -200,6 +200,8 @@ pub static JOURNAL_WRITE_ERRORS: Counter = Counter::new();
 pub static JOURNAL_HEALTHY: Gauge = Gauge::new();
 /// Journal writes that failed and wait for a retry, over every station.
 pub static JOURNAL_UNWRITTEN: Gauge = Gauge::new();
+/// ECHONET Lite announcements (INF, INFC) dropped because their node sent too many.
+pub static ECHONET_INF_DISCARDED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -393,6 +395,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         "Journal writes that failed and wait for a retry.",
     );
     let _ = writeln!(out, "ocppgw_journal_unwritten {}", JOURNAL_UNWRITTEN.get());
+    head(
+        &mut out,
+        "ocppgw_echonet_inf_discarded_total",
+        "counter",
+        "ECHONET Lite announcements dropped because their node exceeded its INF rate.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_echonet_inf_discarded_total {}",
+        ECHONET_INF_DISCARDED.get()
+    );
     if let Some(h) = hub {
         head(
             &mut out,

@@ -233,6 +233,15 @@ impl CsmsSim {
         }
     }
 
+    /// Answers each TransactionEvent carrying idToken `token` with idTokenInfo `status` (E05:
+    /// a CSMS that refuses a token once the transaction has started).
+    pub fn set_transaction_token_status(&self, token: &str, status: &str) {
+        self.shared
+            .lock()
+            .transaction_token_status
+            .insert(token.to_owned(), status.to_owned());
+    }
+
     /// Every record still held in memory, oldest first.
     pub fn records(&self) -> Vec<Record> {
         self.shared.lock().records.iter().cloned().collect()

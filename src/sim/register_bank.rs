@@ -48,6 +48,8 @@ struct Tables {
     coils: Vec<bool>,
     /// Energy below 1 Wh accumulated by `advance`, so small steps are not lost.
     energy_fraction_wh: f64,
+    /// The exception every read gets, like a device that refuses to be read.
+    refuse_reads: Option<ExceptionCode>,
 }
 
 impl Default for RegisterBank {
@@ -64,6 +66,7 @@ impl RegisterBank {
                 regs: vec![0; TABLE_SIZE],
                 coils: vec![false; TABLE_SIZE],
                 energy_fraction_wh: 0.0,
+                refuse_reads: None,
             }),
         }
     }
@@ -161,8 +164,19 @@ impl RegisterBank {
         lock(&self.tables)
     }
 
+    /// Answers every read with exception `code` from now on (`None`: reads work again).
+    pub fn refuse_reads(&self, code: Option<ExceptionCode>) {
+        self.tables().refuse_reads = code;
+    }
+
     fn execute(&self, request: &Request) -> Response {
         let mut t = self.tables();
+        if let Some(code) = t.refuse_reads.filter(|_| is_read(request)) {
+            return Response::Exception {
+                function: request.function().code(),
+                code,
+            };
+        }
         let response =
             match request {
                 Request::ReadCoils { address, count } => t
@@ -207,6 +221,16 @@ impl RegisterBank {
             code: ExceptionCode::IllegalDataAddress,
         })
     }
+}
+
+fn is_read(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::ReadCoils { .. }
+            | Request::ReadDiscreteInputs { .. }
+            | Request::ReadHoldingRegisters { .. }
+            | Request::ReadInputRegisters { .. }
+    )
 }
 
 impl Tables {

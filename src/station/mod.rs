@@ -155,8 +155,20 @@ struct Evse {
     notified_online: Option<bool>,
     /// The transaction state the journal holds.
     saved: Option<transaction::TxSnapshot>,
-    /// A transaction restored from the journal waits for the first device reading.
-    resuming: bool,
+    /// The device has answered a read since the start: until then its status is unknown and
+    /// neither a connector status nor a (resumed) transaction may be inferred from it.
+    known: bool,
+}
+
+impl Evse {
+    /// The connector status the CSMS should see; `None` while the device has not been read
+    /// (an unreachable device is known to be Unavailable).
+    fn status(&self) -> Option<ConnectorStatus> {
+        if !self.known && self.inputs.online == Some(true) {
+            return None;
+        }
+        self.inputs.connector_status(!self.inoperative)
+    }
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -261,9 +273,7 @@ impl Station {
         &self,
         index: usize,
     ) -> Option<(Option<ConnectorStatus>, Option<ConnectorStatus>)> {
-        self.evses
-            .get(index)
-            .map(|e| (e.inputs.connector_status(!e.inoperative), e.reported))
+        self.evses.get(index).map(|e| (e.status(), e.reported))
     }
 
     /// The id of the transaction running on EVSE `index`, if any.
@@ -487,7 +497,10 @@ impl Station {
     }
 
     fn has_work(&self) -> bool {
-        self.queue_sendable()
+        if self.queue_held() {
+            return false;
+        }
+        !self.queue.is_empty()
             || !self.extra.is_empty()
             || self.heartbeat_due
             || self.status_to_send().is_some()
@@ -498,7 +511,10 @@ impl Station {
         if self.registration != Registration::Accepted {
             return (self.boot_at <= now).then_some(Call::Boot);
         }
-        if self.queue_sendable() && self.queue.ready(now).is_some() {
+        if self.queue_held() {
+            return None;
+        }
+        if self.queue.ready(now).is_some() {
             return Some(Call::Queued);
         }
         if let Some((index, status)) = self.status_to_send() {
@@ -514,18 +530,21 @@ impl Station {
             .then_some(Call::Heartbeat)
     }
 
-    /// Transaction messages wait while the journal writes before them are not on disk.
-    fn queue_sendable(&self) -> bool {
-        !self.journal_unwritten && !self.queue.is_empty()
+    /// Transaction messages wait while the journal writes before them are not on disk, and
+    /// no other CALL overtakes them meanwhile: the CSMS would hear of a state (a connector
+    /// Available, say) before the transaction events that led to it.
+    fn queue_held(&self) -> bool {
+        self.journal_unwritten && !self.queue.is_empty()
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
-        self.evses.iter().enumerate().find_map(|(i, e)| {
-            match e.inputs.connector_status(!e.inoperative) {
+        self.evses
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| match e.status() {
                 Some(s) if e.reported != Some(s) => Some((i, s)),
                 _ => None,
-            }
-        })
+            })
     }
 
     fn security_event(&mut self, kind: &str, wall: SystemTime, tech_info: Option<&str>) {

@@ -183,6 +183,20 @@ impl Station {
         s.tx.started_measurands = measurands(m.tx_started_measurands());
         s.tx.updated_measurands = measurands(m.tx_updated_measurands());
         s.tx.ended_measurands = measurands(m.tx_ended_measurands());
+        s.tx.ended_interval = if m.sampled_data_enabled() {
+            m.tx_ended_interval()
+        } else {
+            Duration::ZERO
+        };
+        s.tx.aligned_ended_interval = if m.aligned_data_enabled() {
+            m.aligned_tx_ended_interval()
+        } else {
+            Duration::ZERO
+        };
+        s.tx.aligned_ended_measurands = measurands(m.aligned_tx_ended_measurands());
+        s.tx.stop_tx_on_ev_side_disconnect = m.stop_tx_on_ev_side_disconnect();
+        s.tx.stop_tx_on_invalid_id = m.stop_tx_on_invalid_id();
+        s.tx.max_energy_on_invalid_id_wh = m.max_energy_on_invalid_id();
         s.tx.updated_interval = if m.sampled_data_enabled() {
             m.tx_updated_interval()
         } else {

@@ -305,7 +305,11 @@ impl Link<'_> {
         self.shared
             .record(self.station, Dir::In, self.connection, value);
         match Frame::parse(text) {
-            Ok(Frame::Call { id, action, .. }) => Some(self.answer(&id, &action)),
+            Ok(Frame::Call {
+                id,
+                action,
+                payload,
+            }) => Some(self.answer(&id, &action, &payload)),
             // Answers to our CALLs are only recorded.
             Ok(_) => None,
             Err(e) => {
@@ -315,7 +319,7 @@ impl Link<'_> {
         }
     }
 
-    fn answer(&self, id: &str, action: &str) -> Frame {
+    fn answer(&self, id: &str, action: &str, request: &Value) -> Frame {
         let now = rfc3339(SystemTime::now());
         let payload = match action {
             "BootNotification" => {
@@ -324,8 +328,8 @@ impl Link<'_> {
             }
             "Heartbeat" => json!({ "currentTime": now }),
             "Authorize" => json!({"idTokenInfo": {"status": "Accepted"}}),
+            "TransactionEvent" => self.transaction_event_answer(request),
             "StatusNotification"
-            | "TransactionEvent"
             | "MeterValues"
             | "NotifyEvent"
             | "NotifyReport"
@@ -343,6 +347,21 @@ impl Link<'_> {
         Frame::CallResult {
             id: id.to_owned(),
             payload,
+        }
+    }
+
+    /// The verdict set with `CsmsSim::set_transaction_token_status` for the event's idToken.
+    fn transaction_event_answer(&self, request: &Value) -> Value {
+        let status = request["idToken"]["idToken"].as_str().and_then(|token| {
+            self.shared
+                .lock()
+                .transaction_token_status
+                .get(token)
+                .cloned()
+        });
+        match status {
+            Some(status) => json!({"idTokenInfo": {"status": status}}),
+            None => json!({}),
         }
     }
 }
