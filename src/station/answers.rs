@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::calls::{self, Call};
+use super::calls::{self, Call, Failure};
 use super::{Effect, Registration, Station};
 use crate::ocpp::messages::BootReason;
 
@@ -17,15 +17,21 @@ impl Station {
     ) {
         match call {
             Call::Boot => match calls::boot_response(&payload) {
-                Ok((registration, interval)) => self.registered(now, wall, registration, interval),
+                Ok((registration, interval)) => {
+                    // The CSMS answers on this link: reconnecting starts from the shortest wait.
+                    self.failures = 0;
+                    self.boot_triggered = false;
+                    self.registered(now, wall, registration, interval)
+                }
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
-                    self.call_failed(now, call);
+                    self.call_failed(now, call, Failure::Refused);
                 }
             },
             Call::Status { index, status } => {
                 if let Some(e) = self.evses.get_mut(index) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
             Call::Queued => self.queue.delivered(),
@@ -70,13 +76,16 @@ impl Station {
         }
     }
 
-    pub(super) fn call_failed(&mut self, now: Instant, call: Call) {
+    /// One of our CALLs got a CALLERROR (refused) or no answer in time (timed out).
+    pub(super) fn call_failed(&mut self, now: Instant, call: Call, failure: Failure) {
         match call {
             Call::Boot => self.boot_at = now + self.settings.backoff.wait_minimum,
-            // The CSMS refused it; sending the same status again would be refused again.
+            // Refused: sending the same status again would be refused again. Unanswered: the
+            // CSMS may never have seen it, so it stays unreported and goes out again.
             Call::Status { index, status } => {
-                if let Some(e) = self.evses.get_mut(index) {
+                if let (Some(e), Failure::Refused) = (self.evses.get_mut(index), failure) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
             Call::Queued => {
@@ -90,9 +99,19 @@ impl Station {
                     );
                 }
             }
-            Call::Extra => {
-                self.extra.pop_front();
-            }
+            Call::Extra => match failure {
+                Failure::Refused => self.extra.pop_front(),
+                Failure::TimedOut => {
+                    if let Some(dropped) = self.extra.timed_out() {
+                        log::error!(
+                            "{}: {} dropped after {} unanswered attempts",
+                            self.ocpp_id(),
+                            dropped.action,
+                            super::oneoff::ATTEMPTS
+                        );
+                    }
+                }
+            },
             Call::Authorize { index } => self.authorize_failed(index),
             Call::Heartbeat => {}
         }
