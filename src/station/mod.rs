@@ -20,6 +20,7 @@ pub mod local;
 mod meter;
 mod oneoff;
 mod queue;
+mod registration;
 pub mod transaction;
 mod variables;
 
@@ -546,34 +547,6 @@ impl Station {
         }
         (self.heartbeat_due || self.last_call_at + self.heartbeat_interval <= now)
             .then_some(Call::Heartbeat)
-    }
-
-    /// B02: what a Pending station may send besides its boot: only what the CSMS asked for.
-    fn triggered_call(&self) -> Option<Call> {
-        if self.registration != Registration::Pending {
-            return None;
-        }
-        let status = self.evses.iter().enumerate().find_map(|(index, e)| {
-            let status = e.inputs.connector_status(!e.inoperative)?;
-            e.status_triggered.then_some(Call::Status { index, status })
-        });
-        status
-            .or_else(|| {
-                self.extra
-                    .front()
-                    .is_some_and(|m| m.triggered)
-                    .then_some(Call::Extra)
-            })
-            .or_else(|| self.heartbeat_due.then_some(Call::Heartbeat))
-    }
-
-    /// The reason the next BootNotification gives.
-    fn boot_reason_now(&self) -> BootReason {
-        if self.boot_triggered {
-            BootReason::Triggered
-        } else {
-            self.boot_reason
-        }
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
