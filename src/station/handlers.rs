@@ -275,7 +275,7 @@ impl Station {
             .evse
             .as_ref()
             .and_then(|e| e.connector_id)
-            .is_none_or(|c| c == 1);
+            .map_or(true, |c| c == 1);
         let index = self.evse_index(evse).filter(|_| connector_ok);
         let status = match (req.requested_message, index) {
             (_, None) => TriggerMessageStatus::Rejected,
