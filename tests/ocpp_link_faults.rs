@@ -4,12 +4,13 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use common::gateway::{
     loopback, scratch, wait_register, write_config, Gateway, Rig, STATION, WAIT,
 };
-use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Dir};
 use ocpp_gw::sim::modbus_charger::{ModbusChargerSim, STATUS_FAULTED};
 use serde_json::json;
 
@@ -37,6 +38,12 @@ fn b01_a_status_the_csms_did_not_answer_in_time_is_sent_again() {
         "response_timeout_sec = 2",
     );
     let ready = rig.wait_status("Available", 0);
+    // Only once that status is answered, or its answer could be the one withheld.
+    rig.csms
+        .wait_for(WAIT, |r| {
+            r.dir == Dir::Out && r.frame[0] == 3 && r.frame[1] == ready.frame[1]
+        })
+        .expect("the Available status answered");
     rig.csms.withhold_answers(STATION, "StatusNotification", 1);
     rig.charger.set_status(STATUS_FAULTED);
     let first = rig.wait_status("Faulted", ready.seq);
@@ -81,4 +88,46 @@ fn b11_a_reset_closes_with_1000_and_a_shutdown_with_1001() {
     let status = rig.gw.terminate(WAIT);
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     wait_close_code(&rig.csms, 1001);
+}
+
+#[test]
+fn a04_refused_connection_attempts_reach_the_csms_as_one_security_event_with_a_count() {
+    let options = CsmsOptions {
+        basic_auth: Some(HashMap::from([(
+            STATION.to_string(),
+            "the-right-passw0rd".to_string(),
+        )])),
+        ..CsmsOptions::default()
+    };
+    let keys = "security_profile = 1\nbasic_auth_password = \"a-wrong-passw0rd\"";
+    let rig = Rig::start("coalesced_security_events", options, keys);
+    let until = std::time::Instant::now() + WAIT;
+    while rig.csms.refusals().len() < 3 {
+        assert!(std::time::Instant::now() < until, "fewer than 3 refusals");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    rig.csms
+        .set_basic_auth_password(STATION, "a-wrong-passw0rd");
+    rig.wait_status("Available", 0);
+    let refused = rig.csms.refusals().len();
+    // The start-up event is queued after the failures', so once it is there all of them are.
+    rig.wait_call("SecurityEventNotification", 0, |p| {
+        p["type"] == "StartupOfTheDevice"
+    });
+    let events = rig.calls_after("SecurityEventNotification", 0);
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|r| r.frame[3]["type"] == "FailedToAuthenticateAtCsms")
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "one event for {refused} refusals: {events:#?}"
+    );
+    let info = failed[0].frame[3]["techInfo"].as_str().unwrap_or_default();
+    assert!(
+        info.starts_with(&format!("{refused} times; latest: ")),
+        "{info}"
+    );
+    common::gateway::assert_records_valid(&rig.csms);
 }
