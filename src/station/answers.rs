@@ -18,8 +18,6 @@ impl Station {
         match call {
             Call::Boot => match calls::boot_response(&payload) {
                 Ok((registration, interval)) => {
-                    // The CSMS answers on this link: reconnecting starts from the shortest wait.
-                    self.failures = 0;
                     self.boot_triggered = false;
                     self.registered(now, wall, registration, interval)
                 }

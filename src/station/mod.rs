@@ -214,8 +214,9 @@ pub struct Station {
     failed_writes: Vec<(String, String)>,
 }
 
-/// A link that stayed open this long worked: the next reconnect starts from the shortest wait.
-/// A CSMS that accepts the WebSocket and closes it at once does not reset the back-off.
+/// A link that stayed open this long (or on which the CSMS answered a CALL) worked: the next
+/// reconnect starts from the shortest wait. A CSMS that accepts the WebSocket and closes it at
+/// once does not reset the back-off.
 pub const STABLE_LINK: Duration = Duration::from_secs(60);
 
 impl Station {
@@ -380,7 +381,12 @@ impl Station {
                 payload,
             }) => self.incoming_call(now, wall, id, &action, &payload, out),
             Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
-                Some(call) => self.call_succeeded(now, wall, call, payload, out),
+                Some(call) => {
+                    // The CSMS answers on this link: the next reconnect starts from the
+                    // shortest wait.
+                    self.failures = 0;
+                    self.call_succeeded(now, wall, call, payload, out)
+                }
                 None => log::warn!("{}: CALLRESULT for unknown id {id}", self.ocpp_id()),
             },
             Ok(Frame::CallError {

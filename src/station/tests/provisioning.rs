@@ -185,7 +185,7 @@ fn back_off_grows_while_the_csms_closes_at_once_and_resets_after_a_stable_link()
 }
 
 #[test]
-fn a_boot_answer_resets_the_back_off() {
+fn an_answered_call_resets_the_back_off() {
     let mut h = Harness::new();
     for _ in 0..3 {
         assert_eq!(h.pump(), vec![Effect::Connect]);
@@ -196,6 +196,20 @@ fn a_boot_answer_resets_the_back_off() {
     h.st.connected(h.now);
     let (id, _) = h.expect_call("BootNotification");
     h.receive(json!([3, id, {"currentTime": "2026-01-01T00:00:00Z", "interval": 300, "status": "Accepted"}]));
+    h.st.link_down(h.now);
+    assert_eq!(h.st.next_deadline(), Some(h.now + Duration::from_secs(10)));
+    // Registered already: any answered CALL shows the CSMS works.
+    for _ in 0..3 {
+        h.now = h.st.next_deadline().unwrap();
+        assert_eq!(h.pump(), vec![Effect::Connect]);
+        h.st.connected(h.now);
+        h.st.link_down(h.now);
+    }
+    h.now = h.st.next_deadline().unwrap();
+    h.pump();
+    h.st.connected(h.now);
+    let (id, _) = h.expect_call("SecurityEventNotification");
+    h.receive(json!([3, id, {}]));
     h.st.link_down(h.now);
     assert_eq!(h.st.next_deadline(), Some(h.now + Duration::from_secs(10)));
 }
