@@ -188,6 +188,8 @@ pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
 pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
 /// Journaled messages dropped by the bound policy (`system.journal.max_messages`).
 pub static JOURNAL_DROPPED: Counter = Counter::new();
+/// ECHONET Lite announcements (INF, INFC) dropped because their node sent too many.
+pub static ECHONET_INF_DISCARDED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -355,6 +357,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         out,
         "ocppgw_journal_dropped_total {}",
         JOURNAL_DROPPED.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_echonet_inf_discarded_total",
+        "counter",
+        "ECHONET Lite announcements dropped because their node exceeded its INF rate.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_echonet_inf_discarded_total {}",
+        ECHONET_INF_DISCARDED.get()
     );
     if let Some(h) = hub {
         head(

@@ -319,7 +319,8 @@ fn p01_data_transfer_and_ocpp_j_error_paths() {
             "CostUpdated",
             json!({"totalCost": 1.0, "transactionId": "t"})
         ),
-        "NotImplemented"
+        "NotSupported",
+        "a 2.0.1 action this station does not handle"
     );
     assert_eq!(
         error("RequestStopTransaction", json!({})),

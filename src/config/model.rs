@@ -126,6 +126,10 @@ pub struct EchonetConfig {
     pub max_in_flight_per_node: u32,
     /// Consecutive failed polls before a device is reported offline.
     pub offline_after_failures: u32,
+    /// Announcements (INF, INFC) a node may send per second, on average.
+    pub inf_per_second: u32,
+    /// Announcements a node may send in a burst above that rate.
+    pub inf_burst: u32,
 }
 
 /// One `[[devices]]` entry.

@@ -100,6 +100,8 @@ pub(super) struct RawEchonet {
     pub retries: Option<u32>,
     pub max_in_flight_per_node: Option<u32>,
     pub offline_after_failures: Option<u32>,
+    pub inf_per_second: Option<u32>,
+    pub inf_burst: Option<u32>,
 }
 
 /// `[[devices]]`; `connection` is typed once `protocol` is known.

@@ -50,6 +50,8 @@ struct Tables {
     energy_fraction_wh: f64,
     /// Holding registers whose writes are refused (exception 2), like a write-protected one.
     protected: Vec<u16>,
+    /// The exception every read gets, like a device that refuses to be read.
+    refuse_reads: Option<ExceptionCode>,
 }
 
 impl Default for RegisterBank {
@@ -67,6 +69,7 @@ impl RegisterBank {
                 coils: vec![false; TABLE_SIZE],
                 energy_fraction_wh: 0.0,
                 protected: Vec::new(),
+                refuse_reads: None,
             }),
         }
     }
@@ -173,8 +176,19 @@ impl RegisterBank {
         lock(&self.tables)
     }
 
+    /// Answers every read with exception `code` from now on (`None`: reads work again).
+    pub fn refuse_reads(&self, code: Option<ExceptionCode>) {
+        self.tables().refuse_reads = code;
+    }
+
     fn execute(&self, request: &Request) -> Response {
         let mut t = self.tables();
+        if let Some(code) = t.refuse_reads.filter(|_| is_read(request)) {
+            return Response::Exception {
+                function: request.function().code(),
+                code,
+            };
+        }
         let response =
             match request {
                 Request::ReadCoils { address, count } => t
@@ -219,6 +233,16 @@ impl RegisterBank {
             code: ExceptionCode::IllegalDataAddress,
         })
     }
+}
+
+fn is_read(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::ReadCoils { .. }
+            | Request::ReadDiscreteInputs { .. }
+            | Request::ReadHoldingRegisters { .. }
+            | Request::ReadInputRegisters { .. }
+    )
 }
 
 impl Tables {

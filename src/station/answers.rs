@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::calls::{self, Call, Failure};
 use super::{Effect, Registration, Station};
+use crate::ocpp::messages::schema::{self, Half};
 use crate::ocpp::messages::BootReason;
 
 impl Station {
@@ -15,6 +16,20 @@ impl Station {
         payload: serde_json::Value,
         out: &mut Vec<Effect>,
     ) {
+        // A result that breaks its schema is not acted on: it counts as no answer, like a
+        // CALLERROR, whether or not the call reads its payload.
+        if let Some(action) = self.answered_action(now, call) {
+            if let Err(e) = schema::check(action, Half::Response, &payload) {
+                log::warn!(
+                    "{}: {action} result breaks the schema at {}: {}",
+                    self.ocpp_id(),
+                    e.path,
+                    e.message
+                );
+                self.call_failed(now, call, Failure::Refused);
+                return;
+            }
+        }
         match call {
             Call::Boot => match calls::boot_response(&payload) {
                 Ok((registration, interval)) => {
@@ -38,6 +53,15 @@ impl Station {
             }
             Call::Authorize { index } => self.authorize_answered(now, index, &payload, out),
             Call::Heartbeat => {}
+        }
+    }
+
+    /// The action of the CALL `call` answers.
+    fn answered_action(&self, now: Instant, call: Call) -> Option<&'static str> {
+        match call {
+            Call::Queued => self.queue.ready(now).map(|q| q.action),
+            Call::Extra => self.extra.front().map(|m| m.action),
+            other => Some(other.action()),
         }
     }
 

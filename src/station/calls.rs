@@ -96,6 +96,7 @@ pub(super) fn build(
             action: "queued",
             path: ".".into(),
             message: "queued messages carry their own payload".into(),
+            violation: messages::schema::Violation::Internal,
         }),
     }
 }

@@ -14,7 +14,7 @@ use crate::ocpp::messages::{
     self, Action, ChangeAvailability, ChangeAvailabilityResponse, ChangeAvailabilityStatus,
     DataTransfer, DataTransferResponse, DataTransferStatus, GetBaseReport, GetReport,
     GetTransactionStatus, GetTransactionStatusResponse, GetVariables, MessageTrigger,
-    OperationalStatus, PayloadError, RequestStartStopStatus, RequestStartTransaction,
+    OperationalStatus, RequestStartStopStatus, RequestStartTransaction,
     RequestStartTransactionResponse, RequestStopTransaction, RequestStopTransactionResponse, Reset,
     ResetResponse, ResetStatus, ResetType, SetVariables, TriggerMessage, TriggerMessageResponse,
     TriggerMessageStatus, UnlockConnector, UnlockConnectorResponse, UnlockStatus,
@@ -75,10 +75,17 @@ impl Station {
                     data: None,
                 })
             }),
+            // OCPP-J: a 2.0.1 action this station does not handle is NotSupported; a name
+            // that is no 2.0.1 action at all is NotImplemented.
+            _ if messages::is_ocpp_action(action) => Err(Frame::error(
+                "",
+                ErrorCode::NotSupported,
+                format!("{action} is not supported by this charging station"),
+            )),
             _ => Err(Frame::error(
                 "",
                 ErrorCode::NotImplemented,
-                format!("{action} is not supported"),
+                format!("{action} is not an OCPP 2.0.1 action"),
             )),
         };
         let frame = match reply {
@@ -419,27 +426,12 @@ pub(super) enum Unlock {
     Commanded { evse: usize },
 }
 
-/// Decodes a request payload; a payload that does not fit gets the CALLERROR OCPP-J names.
+/// Decodes a request payload; a payload that breaks its schema gets the CALLERROR OCPP-J names.
 pub(super) fn decode<A: Action>(payload: &Value) -> Result<A::Request, Frame> {
-    messages::decode_request::<A>(payload)
-        .map_err(|e| Frame::error("", error_code(&e), e.to_string()))
+    messages::decode_request::<A>(payload).map_err(|e| Frame::error("", e.code(), e.to_string()))
 }
 
 pub(super) fn encode<T: Serialize>(response: &T) -> Reply {
     serde_json::to_value(response)
         .map_err(|e| Frame::error("", ErrorCode::InternalError, e.to_string()))
-}
-
-/// OCPP-J 2.0.1 error codes for payloads that do not match the message's schema.
-fn error_code(e: &PayloadError) -> ErrorCode {
-    let m = e.message.as_str();
-    if m.starts_with("missing field") {
-        ErrorCode::OccurrenceConstraintViolation
-    } else if m.starts_with("invalid type") {
-        ErrorCode::TypeConstraintViolation
-    } else if m.starts_with("unknown variant") || m.starts_with("invalid value") {
-        ErrorCode::PropertyConstraintViolation
-    } else {
-        ErrorCode::FormatViolation
-    }
 }
