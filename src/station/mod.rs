@@ -90,7 +90,7 @@ pub struct StationSettings {
 pub enum Effect {
     /// Open the WebSocket (answered by `connected` or `link_down`).
     Connect,
-    /// Close the WebSocket (a reset); answered by `link_down`.
+    /// Close the WebSocket for a reset (close code 1000); answered by `link_down`.
     Disconnect,
     /// Send this OCPP-J frame.
     Send(String),
