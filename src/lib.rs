@@ -13,6 +13,7 @@ pub mod demo;
 pub mod device;
 pub mod diag;
 pub mod echonet;
+pub mod fdlimit;
 pub mod health;
 pub mod hub;
 pub mod journal;

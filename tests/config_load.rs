@@ -48,6 +48,7 @@ fn sample_config_loads() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates")
     );
     assert_eq!(c.system.metrics.prometheus_port, None);
+    assert_eq!(c.system.metrics.prometheus_bind.to_string(), "127.0.0.1");
     assert!(!c.system.watch_config);
     assert_eq!(c.csms.url, "ws://127.0.0.1:9000/ocpp");
     assert_eq!(c.csms.reconnect_interval, Duration::from_secs(30));
