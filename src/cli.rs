@@ -262,7 +262,13 @@ fn parse_diag(rest: &[&str]) -> Result<Command, String> {
             while let Some(flag) = flags.next_flag()? {
                 match flag {
                     "--config" => config = PathBuf::from(flags.value(flag)?),
-                    "--station" => station = Some(flags.value(flag)?.to_string()),
+                    "--station" => {
+                        let id = flags.value(flag)?;
+                        if let Some(problem) = crate::config::ocpp_id_problem(id) {
+                            return Err(format!("diag csms: --station: {problem}"));
+                        }
+                        station = Some(id.to_string());
+                    }
                     _ => return Err(format!("diag csms: unknown option {flag}")),
                 }
             }
@@ -415,6 +421,12 @@ mod tests {
         assert!(p(&["token", "new", "--role", "root"]).is_err());
         assert!(p(&["token"]).is_err());
         assert!(p(&["diag"]).is_err());
+        let odd = p(&["diag", "csms", "--station", "CP\"\n1"]).unwrap_err();
+        assert!(
+            odd.contains("--station") && odd.contains("A-Z a-z 0-9"),
+            "{odd}"
+        );
+        assert!(p(&["diag", "csms", "--station", &"C".repeat(49)]).is_err());
         assert!(p(&["diag", "modbus-tcp", "--unit", "1", "read", "coil", "0"]).is_err());
         assert!(p(&["diag", "modbus-tcp", "--host", "h", "read", "coil", "0"]).is_err());
         assert!(p(&[

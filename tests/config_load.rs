@@ -289,6 +289,18 @@ fn duplicate_ocpp_id() {
 }
 
 #[test]
+fn device_ids_are_checked() {
+    expect(
+        "bad_ids.toml",
+        &[
+            r#"devices[0].id: "a\" b\nINFO forged line" must be 1 to 64 characters of A-Z a-z 0-9 . _ -"#,
+            r#"devices[1].id: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" must be 1 to 64 characters of A-Z a-z 0-9 . _ -"#,
+            r#"devices[1].ocpp_id: "CP%2F1" must be 1 to 48 characters of A-Z a-z 0-9 . _ -"#,
+        ],
+    );
+}
+
+#[test]
 fn bad_url() {
     expect(
         "bad_url.toml",
