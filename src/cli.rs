@@ -16,7 +16,8 @@ usage: ocpp-gw <command> [options]
 
 commands:
   run [--config PATH]            run the gateway (default config /etc/ocpp-gw/ocpp-gw.toml)
-  check-config [PATH]            validate a config and its templates; exit 2 on errors
+  check-config [PATH]            validate a config, its templates, TLS files and paths
+                                 as run loads them; exit 2 on errors
   demo [--chargers N] [--duration SECONDS] [--admin ADDR]
                                  simulated chargers + local CSMS + gateway on loopback,
                                  admin API and status page on ADDR (127.0.0.1:8080)

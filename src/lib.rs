@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod modbus;
 pub mod ocpp;
+pub mod preflight;
 pub mod sdnotify;
 #[cfg(feature = "sim")]
 pub mod sim;
