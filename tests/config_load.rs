@@ -301,6 +301,16 @@ fn device_ids_are_checked() {
 }
 
 #[test]
+fn metrics_bind_must_be_an_address() {
+    expect(
+        "bad_metrics_bind.toml",
+        &[
+            r#"system.metrics.prometheus_bind: "everywhere" is not an IP address (e.g. "127.0.0.1" or "0.0.0.0")"#,
+        ],
+    );
+}
+
+#[test]
 fn bad_url() {
     expect(
         "bad_url.toml",
