@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::actions::{self, Command, Edit};
 use super::auth::{Auth, Caller};
-use super::http::{self, Head};
+use super::http::Head;
 use super::{page, views, Context, Surface};
 use crate::chan::{self, SendError};
 use crate::config;
@@ -528,19 +528,6 @@ pub(super) fn ask<T>(
     }
     rx.recv_timeout(HUB_TIMEOUT)
         .map_err(|_| (503, "the gateway core did not answer in time".into()))
-}
-
-/// The bytes of `reply` on the wire.
-pub(super) fn encode(reply: Reply) -> Vec<u8> {
-    let headers: Vec<(&str, String)> = [
-        ("Content-Type", reply.content_type.to_string()),
-        ("Cache-Control", "no-store".to_string()),
-        ("X-Content-Type-Options", "nosniff".to_string()),
-    ]
-    .into_iter()
-    .chain(reply.headers)
-    .collect();
-    http::encode_answer(reply.status, &headers, &reply.body)
 }
 
 #[cfg(test)]

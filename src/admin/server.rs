@@ -317,7 +317,7 @@ fn read_body(conn: &mut Conn, head: &Head, mut body: Vec<u8>) -> Result<Vec<u8>,
 
 fn answer(conn: &mut Conn, reply: Reply) {
     conn.set_deadline(Instant::now() + WRITE_TIMEOUT);
-    let bytes = routes::encode(reply);
+    let bytes = encode(reply);
     if let Err(e) = conn.write_all(&bytes).and_then(|()| conn.flush()) {
         log::debug!("admin: client went away before the answer: {e}");
     }
@@ -335,6 +335,19 @@ fn drain(conn: &mut Conn, mut left: usize) {
             Ok(n) => left = left.saturating_sub(n),
         }
     }
+}
+
+/// The bytes of `reply` on the wire.
+fn encode(reply: Reply) -> Vec<u8> {
+    let headers: Vec<(&str, String)> = [
+        ("Content-Type", reply.content_type.to_string()),
+        ("Cache-Control", "no-store".to_string()),
+        ("X-Content-Type-Options", "nosniff".to_string()),
+    ]
+    .into_iter()
+    .chain(reply.headers)
+    .collect();
+    http::encode_answer(reply.status, &headers, &reply.body)
 }
 
 fn is_timeout(e: &io::Error) -> bool {
