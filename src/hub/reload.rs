@@ -197,6 +197,7 @@ mod tests {
                 },
                 metrics: MetricsConfig {
                     prometheus_port: None,
+                    prometheus_bind: MetricsConfig::DEFAULT_BIND,
                 },
                 journal: Default::default(),
                 security: SecurityConfig::default(),
