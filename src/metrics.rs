@@ -191,6 +191,8 @@ static STATIONS: Family<StationMetrics> = Family::new();
 pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
 /// Admin API requests refused because the client address failed too often.
 pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
+/// Admin and metrics connections refused at accept (too many, or too few descriptors left).
+pub static ADMIN_CONNECTIONS_REFUSED: Counter = Counter::new();
 /// Journaled messages dropped by the bound policy (`system.journal.max_messages`).
 pub static JOURNAL_DROPPED: Counter = Counter::new();
 /// Journal commits that failed (disk full, read-only, I/O error); each is retried.
@@ -358,6 +360,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         out,
         "ocppgw_admin_rate_limited_total {}",
         ADMIN_RATE_LIMITED.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_admin_connections_refused_total",
+        "counter",
+        "Admin and metrics connections refused at accept: too many, or too few descriptors left.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_admin_connections_refused_total {}",
+        ADMIN_CONNECTIONS_REFUSED.get()
     );
     head(
         &mut out,

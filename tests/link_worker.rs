@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use ocpp_gw::ocpp::link::{
-    self, ConnectParams, LinkCmd, LinkEvent, LinkHandle, LinkId, LinkSettings,
+    self, CloseWhy, ConnectParams, LinkCmd, LinkEvent, LinkHandle, LinkId, LinkSettings,
 };
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::http::StatusCode;
@@ -266,7 +266,11 @@ fn servers_dripping_their_upgrade_answer_neither_hold_the_connectors_nor_outlive
         took >= deadline - Duration::from_millis(100) && took < deadline * 2,
         "slow attempts ended after {took:?}"
     );
-    link.send(LinkCmd::Close { link: LinkId(9) }).unwrap();
+    link.send(LinkCmd::Close {
+        link: LinkId(9),
+        why: CloseWhy::Normal,
+    })
+    .unwrap();
     server.join().unwrap();
     link.shutdown();
 }
@@ -286,7 +290,11 @@ fn a_host_name_is_looked_up_and_every_address_tried() {
     })
     .unwrap();
     assert_eq!(next(&events), LinkEvent::Connected { link: LinkId(5) });
-    link.send(LinkCmd::Close { link: LinkId(5) }).unwrap();
+    link.send(LinkCmd::Close {
+        link: LinkId(5),
+        why: CloseWhy::Normal,
+    })
+    .unwrap();
     server.join().unwrap();
     link.shutdown();
 }

@@ -23,6 +23,7 @@ use ocpp_gw::station::evse::EvseInputs;
 use ocpp_gw::station::transaction::TxSettings;
 use ocpp_gw::station::{
     Backoff, Capabilities, DeviceCommand, Effect, Registration, Retry, Station, StationSettings,
+    WriteReport,
 };
 use ocpp_gw::util::rng::Rng;
 use schema_variants::{Schema, Variant};
@@ -159,6 +160,24 @@ impl Rigless {
         let mut out = Vec::new();
         self.st
             .received(self.now, wall(), &frame.to_string(), &mut out);
+        // The charger takes every write: an unlock is answered once its write is reported.
+        let unlocks: Vec<DeviceCommand> = out
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Device(c @ DeviceCommand::Unlock { .. }) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        for command in unlocks {
+            let report = WriteReport {
+                command: Some(command),
+                component: "Connector".into(),
+                variable: "Unlock".into(),
+                value: "Unlock".into(),
+                result: Ok(()),
+            };
+            self.st.write_finished(self.now, wall(), report, &mut out);
+        }
         out
     }
 

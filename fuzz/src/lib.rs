@@ -59,6 +59,7 @@ pub fn ocpp_station(data: &[u8]) {
         let wall = wall0 + Duration::from_secs(step as u64 + 1);
         if let Some(bits) = line.strip_prefix('#') {
             st.set_inputs(0, inputs_from(bits.as_bytes()));
+            st.device_known(0);
         } else {
             st.received(now, wall, line, &mut out);
         }

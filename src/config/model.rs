@@ -54,6 +54,13 @@ pub struct LogRotation {
 pub struct MetricsConfig {
     /// Port of the Prometheus endpoint; `None` = no endpoint.
     pub prometheus_port: Option<u16>,
+    /// Address the Prometheus endpoint listens on (loopback unless configured otherwise).
+    pub prometheus_bind: std::net::IpAddr,
+}
+
+impl MetricsConfig {
+    /// Where the Prometheus endpoint listens when `prometheus_bind` is not given.
+    pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 }
 
 /// `[system.journal]`: the durable queue of transaction messages.

@@ -55,6 +55,7 @@ pub(super) struct RawLogRotation {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub prometheus_port: Option<u16>,
+    pub prometheus_bind: Option<String>,
 }
 
 /// `[system.journal]`.

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
 use crate::journal::Journal;
 use crate::metrics;
-use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
+use crate::ocpp::link::{CloseWhy, LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
@@ -128,7 +128,7 @@ impl Hub {
         let keys: Vec<u32> = self.chargers.keys().copied().collect();
         for key in keys {
             if let Some(charger) = self.chargers.get(&key) {
-                self.workers.send(&charger.plan, WorkerOp::Add);
+                let _ = self.workers.send(&charger.plan, WorkerOp::Add);
             }
             self.drive(key);
         }
@@ -264,7 +264,12 @@ impl Hub {
             }
         }
         if let Some(charger) = self.chargers.get(&key) {
-            let deadline = match (charger.station.next_deadline(), retry) {
+            // A write that failed before reaching the device is the station's news at once.
+            let next = match charger.has_reports() {
+                true => Some(now),
+                false => charger.station.next_deadline(),
+            };
+            let deadline = match (next, retry) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -279,6 +284,11 @@ impl Hub {
         };
         let inputs = charger.evse_inputs();
         charger.station.set_inputs(0, inputs);
+        for report in charger.take_reports() {
+            charger
+                .station
+                .write_finished(now, SystemTime::now(), report, &mut self.effects);
+        }
         if charger.has_readings() {
             charger.station.device_known(0);
         }
@@ -308,7 +318,10 @@ impl Hub {
                     link: LinkId(key),
                     params: charger.connect_params(),
                 },
-                Effect::Disconnect => LinkCmd::Close { link: LinkId(key) },
+                Effect::Disconnect => LinkCmd::Close {
+                    link: LinkId(key),
+                    why: CloseWhy::Normal,
+                },
                 Effect::Send(text) => LinkCmd::Send {
                     link: LinkId(key),
                     text,

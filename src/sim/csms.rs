@@ -10,6 +10,7 @@
 
 mod auth;
 mod conn;
+mod faults;
 mod state;
 mod tls;
 

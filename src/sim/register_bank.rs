@@ -48,6 +48,8 @@ struct Tables {
     coils: Vec<bool>,
     /// Energy below 1 Wh accumulated by `advance`, so small steps are not lost.
     energy_fraction_wh: f64,
+    /// Holding registers whose writes are refused (exception 2), like a write-protected one.
+    protected: Vec<u16>,
     /// The exception every read gets, like a device that refuses to be read.
     refuse_reads: Option<ExceptionCode>,
 }
@@ -66,6 +68,7 @@ impl RegisterBank {
                 regs: vec![0; TABLE_SIZE],
                 coils: vec![false; TABLE_SIZE],
                 energy_fraction_wh: 0.0,
+                protected: Vec::new(),
                 refuse_reads: None,
             }),
         }
@@ -145,6 +148,15 @@ impl RegisterBank {
         // Meters wrap like real ones; `as` saturates absurd steps instead of panicking.
         let energy = t.u32(REG_ENERGY_WH).wrapping_add(whole as u32);
         t.set_u32(REG_ENERGY_WH, energy);
+    }
+
+    /// Refuses (or again takes) writes of holding register `addr`.
+    pub fn set_write_protected(&self, addr: u16, protected: bool) {
+        let mut t = self.tables();
+        t.protected.retain(|a| *a != addr);
+        if protected {
+            t.protected.push(addr);
+        }
     }
 
     /// The response to one request PDU, or None when none can be formed (an exception PDU).
@@ -265,6 +277,14 @@ impl Tables {
     }
 
     fn write_regs(&mut self, address: u16, values: &[u16]) -> Option<()> {
+        let range = span(address, values.len());
+        if self
+            .protected
+            .iter()
+            .any(|a| range.contains(&usize::from(*a)))
+        {
+            return None;
+        }
         let slots = self.regs.get_mut(span(address, values.len()))?;
         slots.copy_from_slice(values);
         Some(())

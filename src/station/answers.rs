@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::calls::{self, Call};
+use super::calls::{self, Call, Failure};
 use super::{Effect, Registration, Station};
 use crate::ocpp::messages::schema::{self, Half};
 use crate::ocpp::messages::BootReason;
@@ -26,21 +26,25 @@ impl Station {
                     e.path,
                     e.message
                 );
-                self.call_failed(now, call);
+                self.call_failed(now, call, Failure::Refused);
                 return;
             }
         }
         match call {
             Call::Boot => match calls::boot_response(&payload) {
-                Ok((registration, interval)) => self.registered(now, wall, registration, interval),
+                Ok((registration, interval)) => {
+                    self.boot_triggered = false;
+                    self.registered(now, wall, registration, interval)
+                }
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
-                    self.call_failed(now, call);
+                    self.call_failed(now, call, Failure::Refused);
                 }
             },
             Call::Status { index, status } => {
                 if let Some(e) = self.evses.get_mut(index) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
             Call::Queued => {
@@ -62,7 +66,7 @@ impl Station {
     fn answered_action(&self, now: Instant, call: Call) -> Option<&'static str> {
         match call {
             Call::Queued => self.queue.ready(now).map(|q| q.action),
-            Call::Extra => self.extra.front().map(|(action, _)| *action),
+            Call::Extra => self.extra.front().map(|m| m.action),
             other => Some(other.action()),
         }
     }
@@ -100,13 +104,16 @@ impl Station {
         }
     }
 
-    pub(super) fn call_failed(&mut self, now: Instant, call: Call) {
+    /// One of our CALLs got a CALLERROR (refused) or no answer in time (timed out).
+    pub(super) fn call_failed(&mut self, now: Instant, call: Call, failure: Failure) {
         match call {
             Call::Boot => self.boot_at = now + self.settings.backoff.wait_minimum,
-            // The CSMS refused it; sending the same status again would be refused again.
+            // Refused: sending the same status again would be refused again. Unanswered: the
+            // CSMS may never have seen it, so it stays unreported and goes out again.
             Call::Status { index, status } => {
-                if let Some(e) = self.evses.get_mut(index) {
+                if let (Some(e), Failure::Refused) = (self.evses.get_mut(index), failure) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
             Call::Queued => {
@@ -120,9 +127,19 @@ impl Station {
                     );
                 }
             }
-            Call::Extra => {
-                self.extra.pop_front();
-            }
+            Call::Extra => match failure {
+                Failure::Refused => self.extra.pop_front(),
+                Failure::TimedOut => {
+                    if let Some(dropped) = self.extra.timed_out() {
+                        log::error!(
+                            "{}: {} dropped after {} unanswered attempts",
+                            self.ocpp_id(),
+                            dropped.action,
+                            super::oneoff::ATTEMPTS
+                        );
+                    }
+                }
+            },
             Call::Authorize { index } => self.authorize_failed(index),
             Call::Heartbeat => {}
         }

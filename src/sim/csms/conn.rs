@@ -183,6 +183,12 @@ fn upgrade<S: Read + Write>(
         station: &station,
         connection,
     };
+    if shared.lock().faults.opened(&station) {
+        log::info!("CSMS simulator: closing {station} connection {connection} at once");
+        let _ = ws.close(None);
+        let _ = ws.flush();
+        return Some(station);
+    }
     let ended = match socket.set_read_timeout(Some(POLL)) {
         Ok(()) => link.run(&mut ws, &outbox),
         Err(e) => format!("cannot set the read timeout: {e}"),
@@ -277,6 +283,10 @@ impl Link<'_> {
                         self.station
                     )
                 }
+                Ok(Message::Close(frame)) => {
+                    let code = frame.map(|f| u16::from(f.code));
+                    self.shared.lock().faults.closed(self.station, code);
+                }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(
@@ -309,7 +319,13 @@ impl Link<'_> {
                 id,
                 action,
                 payload,
-            }) => Some(self.answer(&id, &action, &payload)),
+            }) => {
+                if self.shared.lock().faults.withhold(self.station, &action) {
+                    log::info!("CSMS simulator: withholding the answer to {action} {id}");
+                    return None;
+                }
+                Some(self.answer(&id, &action, &payload))
+            }
             // Answers to our CALLs are only recorded.
             Ok(_) => None,
             Err(e) => {
