@@ -127,6 +127,9 @@ impl Rigless {
                 ..Default::default()
             },
         );
+        // As the hub does after the device's first answer: only then are statuses and
+        // transactions inferred.
+        st.device_known(0);
         Rigless {
             st,
             now,
