@@ -193,6 +193,8 @@ pub struct Station {
     next_event_id: i32,
     model: device_model::DeviceModel,
     external: variables::External,
+    /// The report being sent, one NotifyReport page at a time.
+    report: Option<device_model::ReportCursor>,
     /// Queue and transaction changes are written to the journal (see `resume_from_journal`).
     journaling: bool,
     /// Journal writes found while restoring, not yet handed out.
@@ -211,6 +213,7 @@ impl Station {
         Station {
             model,
             external: variables::External::default(),
+            report: None,
             heartbeat_interval: settings.heartbeat_interval,
             id_prefix: rng.next_u64() as u32,
             settings,
@@ -389,6 +392,7 @@ impl Station {
         self.notify_device_link(wall);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
+        self.feed_report();
         self.flush_journal(out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
@@ -485,6 +489,7 @@ impl Station {
     fn has_work(&self) -> bool {
         !self.queue.is_empty()
             || !self.extra.is_empty()
+            || self.report.is_some()
             || self.heartbeat_due
             || self.status_to_send().is_some()
             || self.next_authorize().is_some()

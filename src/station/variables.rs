@@ -7,15 +7,14 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 
 use super::device_model::{
-    notify_report_pages, Changed, DeviceModel, DeviceModelInit, ExternalVariable,
-    ExternalVariables, Limited,
+    Changed, DeviceModel, DeviceModelInit, ExternalVariable, ExternalVariables, Limited,
 };
 use super::handlers::{decode, encode};
 use super::{Effect, Retry, Station, StationSettings};
 use crate::ocpp::frame::{ErrorCode, Frame};
 use crate::ocpp::messages::{
-    self, Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
-    GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, TxPoint,
+    Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
+    GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, StatusInfo, TxPoint,
 };
 
 /// One template variable as the device model exposes it.
@@ -235,11 +234,19 @@ impl Station {
         wall: SystemTime,
     ) -> Result<Value, Frame> {
         let req = decode::<GetBaseReport>(payload)?;
-        let data = self.model.base_report(req.report_base, &self.external);
-        self.queue_report(req.request_id, data, wall);
+        let (status, status_info) = match self.report_in_progress() {
+            Some(busy) => busy,
+            None => {
+                self.report = Some(
+                    self.model
+                        .base_report(req.request_id, req.report_base, wall),
+                );
+                (GenericDeviceModelStatus::Accepted, None)
+            }
+        };
         encode(&GetBaseReportResponse {
-            status: GenericDeviceModelStatus::Accepted,
-            status_info: None,
+            status,
+            status_info,
         })
     }
 
@@ -248,25 +255,73 @@ impl Station {
         let req = decode::<GetReport>(payload)?;
         let requested = req.component_variable.as_ref().map_or(0, Vec::len);
         self.check_size(requested, Limited::GetReport)?;
-        let status = match self.model.report(&req, &self.external) {
-            Ok(data) => {
-                self.queue_report(req.request_id, data, wall);
-                GenericDeviceModelStatus::Accepted
-            }
-            Err(status) => status,
+        let (status, status_info) = match self.report_in_progress() {
+            Some(busy) => busy,
+            None => match self.model.report(&req, &self.external, wall) {
+                Ok(cursor) => {
+                    self.report = Some(cursor);
+                    (GenericDeviceModelStatus::Accepted, None)
+                }
+                Err(status) => (status, None),
+            },
         };
         encode(&GetReportResponse {
             status,
-            status_info: None,
+            status_info,
         })
     }
 
-    fn queue_report(&mut self, request_id: i32, data: Vec<messages::ReportData>, wall: SystemTime) {
-        let per_page = self.model.items_per_message(Limited::GetReport);
-        for page in notify_report_pages(request_id, data, per_page, wall) {
-            match serde_json::to_value(page) {
-                Ok(payload) => self.extra.push_back((NotifyReport::NAME, payload)),
-                Err(e) => log::error!("{}: cannot encode NotifyReport: {e}", self.ocpp_id()),
+    /// The answer to a report request while another report is still being sent: one report at
+    /// a time keeps what a CSMS can make the station hold to one cursor (B07/B08 Rejected).
+    fn report_in_progress(&self) -> Option<(GenericDeviceModelStatus, Option<StatusInfo>)> {
+        let cursor = self.report.as_ref()?;
+        let page_queued = self
+            .extra
+            .iter()
+            .any(|(action, _)| *action == NotifyReport::NAME);
+        // A finished report whose last page was answered is over, pumped or not.
+        if cursor.is_finished() && !page_queued {
+            return None;
+        }
+        Some((
+            GenericDeviceModelStatus::Rejected,
+            Some(StatusInfo {
+                reason_code: "ReportInProgress".to_owned(),
+                additional_info: Some(format!(
+                    "report {} is still being sent",
+                    cursor.request_id()
+                )),
+            }),
+        ))
+    }
+
+    /// Hands the next page of the running report to the send queue once the previous one was
+    /// answered; the report ends when its last page was.
+    pub(super) fn feed_report(&mut self) {
+        let Station {
+            report,
+            model,
+            external,
+            extra,
+            ..
+        } = self;
+        let Some(cursor) = report else { return };
+        if extra
+            .iter()
+            .any(|(action, _)| *action == NotifyReport::NAME)
+        {
+            return;
+        }
+        let per_page = model.items_per_message(Limited::GetReport);
+        let Some(page) = cursor.next_page(model, external, per_page) else {
+            *report = None;
+            return;
+        };
+        match serde_json::to_value(page) {
+            Ok(payload) => extra.push_back((NotifyReport::NAME, payload)),
+            Err(e) => {
+                log::error!("{}: cannot encode NotifyReport: {e}", self.settings.ocpp_id);
+                *report = None;
             }
         }
     }

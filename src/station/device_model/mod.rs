@@ -23,7 +23,7 @@ use crate::ocpp::messages::{
 };
 
 pub use getters::Limited;
-pub use report::notify_report_pages;
+pub use report::ReportCursor;
 pub use standard::DeviceModelInit;
 pub use store::{read_store, write_store, StoreError, STORE_FILE};
 
@@ -336,6 +336,57 @@ impl DeviceModel {
     /// The Actual value of a standard variable.
     fn actual(&self, setting: Setting) -> Option<&str> {
         self.entry(setting).and_then(Entry::actual)
+    }
+}
+
+/// The EVSE every template variable of an `EVSE` or `Connector` component belongs to: a
+/// device is one EVSE with one connector.
+const DEVICE_EVSE: i32 = 1;
+
+/// Where a template variable sits: `EVSE` and `Connector` variables on the device's EVSE and
+/// its connector, as a CSMS addresses them; other components have no EVSE.
+fn external_component(x: &ExternalVariable) -> Component {
+    let evse = if same_name(&x.component, "EVSE") {
+        Some(Evse {
+            id: DEVICE_EVSE,
+            connector_id: None,
+        })
+    } else if same_name(&x.component, "Connector") {
+        Some(Evse {
+            id: DEVICE_EVSE,
+            connector_id: Some(1),
+        })
+    } else {
+        None
+    };
+    Component {
+        name: x.component.clone(),
+        instance: None,
+        evse,
+    }
+}
+
+impl DeviceModel {
+    /// The built-in variable a template variable stands for (e.g. `EVSE.Power` mapped from the
+    /// active power measurand): the two are one variable, valued by the device.
+    fn twin_of(&self, x: &ExternalVariable) -> Option<usize> {
+        let component = external_component(x);
+        self.entries.iter().position(|e| {
+            e.component == component
+                && e.variable.instance.is_none()
+                && same_name(&e.variable.name, &x.variable)
+        })
+    }
+
+    /// The device's value of built-in entry `index` where a template variable stands for it.
+    fn twin_value(
+        &self,
+        index: usize,
+        ext: &dyn ExternalVariables,
+        external: &[ExternalVariable],
+    ) -> Option<String> {
+        let x = external.iter().find(|x| self.twin_of(x) == Some(index))?;
+        ext.get(&x.component, &x.variable)
     }
 }
 

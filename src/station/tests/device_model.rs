@@ -91,6 +91,82 @@ fn b07_base_report_follows_the_answer_as_notify_report_pages() {
     assert_eq!(reply["status"], "EmptyResultSet");
 }
 
+/// NotifyReport payloads the station holds, built or queued.
+fn pending_pages(h: &Harness) -> usize {
+    h.st.extra
+        .iter()
+        .filter(|(action, _)| *action == "NotifyReport")
+        .count()
+}
+
+#[test]
+fn b07_b08_a_flood_of_report_requests_holds_one_report_one_page_at_a_time() {
+    let mut h = capable();
+    let (reply, effects) = call(
+        &mut h,
+        "GetBaseReport",
+        json!({"requestId": 1, "reportBase": "FullInventory"}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+    let mut page = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("NotifyReport") => serde_json::from_str::<Value>(t).ok(),
+            _ => None,
+        })
+        .expect("the first page goes out with the answer");
+    for n in 0..1000 {
+        let (reply, _) = if n % 2 == 0 {
+            call(
+                &mut h,
+                "GetBaseReport",
+                json!({"requestId": 100 + n, "reportBase": "FullInventory"}),
+            )
+        } else {
+            call(&mut h, "GetReport", json!({"requestId": 100 + n}))
+        };
+        assert_eq!(reply["status"], "Rejected", "{reply}");
+        assert_eq!(reply["statusInfo"]["reasonCode"], "ReportInProgress");
+        assert!(
+            pending_pages(&h) <= 1,
+            "pages pile up: {}",
+            pending_pages(&h)
+        );
+    }
+    let mut seq = Vec::new();
+    loop {
+        assert_eq!(page[2], "NotifyReport");
+        assert_eq!(page[3]["requestId"], 1);
+        seq.push(page[3]["seqNo"].as_i64().unwrap_or(-1));
+        assert!(pending_pages(&h) <= 1);
+        let last = page[3]["tbc"] != true;
+        let mut next = h.receive(json!([3, page[1], {}]));
+        next.extend(h.pump());
+        if last {
+            assert!(next.is_empty(), "nothing after the last page: {next:?}");
+            break;
+        }
+        page = next
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send(t) => serde_json::from_str::<Value>(t).ok(),
+                _ => None,
+            })
+            .expect("the next page follows the acknowledgement");
+    }
+    assert!(seq.len() > 1);
+    assert_eq!(seq, (0..seq.len() as i64).collect::<Vec<_>>());
+    let (reply, _) = call(
+        &mut h,
+        "GetBaseReport",
+        json!({"requestId": 2, "reportBase": "SummaryInventory"}),
+    );
+    assert_eq!(
+        reply["status"], "Accepted",
+        "a new report once the last one is sent"
+    );
+}
+
 #[test]
 fn b05_template_variables_are_written_only_within_their_range() {
     use crate::ocpp::messages::{DataType, Mutability};

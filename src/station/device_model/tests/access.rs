@@ -387,7 +387,7 @@ fn the_password_is_write_only() {
     assert_eq!(changed, vec![Changed::Setting(Setting::BasicAuthPassword)]);
     assert_eq!(m.basic_auth_password(), Some(new));
     for base in ReportBase::ALL {
-        let text = serde_json::to_string(&m.base_report(*base, &NoExternal)).unwrap_or_default();
+        let text = serde_json::to_string(&base_report(&m, *base, &NoExternal)).unwrap_or_default();
         assert!(!text.contains(new) && !text.contains(PASSWORD), "{base}");
     }
     let debug = format!("{m:?}");
