@@ -284,14 +284,6 @@ impl DeviceModel {
         }
     }
 
-    /// Sets EVSE.Power (the power flowing now, in W) of EVSE `evse_id`.
-    pub fn set_evse_power(&mut self, evse_id: i32, watts: f64) {
-        if !watts.is_finite() {
-            return;
-        }
-        self.set_dynamic("EVSE", Some((evse_id, None)), "Power", watts.to_string());
-    }
-
     fn set_availability(
         &mut self,
         component: &str,

@@ -405,15 +405,100 @@ fn station_kept_values_show_in_get_variables() {
     };
     m.set_evse_availability(2, ConnectorStatus::Occupied);
     m.set_station_availability(ConnectorStatus::Available);
-    m.set_evse_power(2, 7400.0);
-    m.set_evse_power(2, f64::NAN);
     m.set_evse_availability(9, ConnectorStatus::Faulted);
     assert_eq!(state(&m, on_evse("EVSE", 2, None)), "Occupied");
     assert_eq!(state(&m, on_evse("Connector", 2, Some(1))), "Occupied");
     assert_eq!(state(&m, on_evse("EVSE", 1, None)), "Unavailable");
     assert_eq!(state(&m, component("ChargingStation")), "Available");
-    let power = get(&m, &x, on_evse("EVSE", 2, None), variable("Power"), None);
-    assert_eq!(power.attribute_value.as_deref(), Some("7400"));
+}
+
+#[test]
+fn evse_template_variables_are_addressed_like_a_csms_does() {
+    let mut m = model();
+    let mut dev = Device::default()
+        .with(
+            "EVSE",
+            "CurrentLimit",
+            Mutability::ReadWrite,
+            DataType::decimal,
+        )
+        .with(
+            "Connector",
+            "Locked",
+            Mutability::ReadOnly,
+            DataType::boolean,
+        )
+        .with("EVSE", "Power", Mutability::ReadOnly, DataType::decimal);
+    let limit = variable("CurrentLimit");
+    let (r, _) = set(
+        &mut m,
+        &mut dev,
+        on_evse("EVSE", 1, None),
+        limit.clone(),
+        None,
+        "16",
+    );
+    assert_eq!(r.attribute_status, S::Accepted);
+    for c in [on_evse("EVSE", 1, None), component("EVSE")] {
+        let r = get(&m, &dev, c, limit.clone(), None);
+        assert_eq!(r.attribute_value.as_deref(), Some("16"));
+    }
+    // The device is EVSE 1; EVSE 2 of the model has no such variable.
+    let r = get(&m, &dev, on_evse("EVSE", 2, None), limit.clone(), None);
+    assert_eq!(r.attribute_status, G::UnknownVariable);
+    dev.values.insert("Connector.Locked".into(), "true".into());
+    let r = get(
+        &m,
+        &dev,
+        on_evse("Connector", 1, Some(1)),
+        variable("Locked"),
+        None,
+    );
+    assert_eq!(r.attribute_value.as_deref(), Some("true"));
+
+    // EVSE.Power mapped from the device is the EVSE's standard Power variable: one row, the
+    // device's value, the standard limits.
+    dev.values.insert("EVSE.Power".into(), "7400".into());
+    let r = get(&m, &dev, on_evse("EVSE", 1, None), variable("Power"), None);
+    assert_eq!(r.attribute_value.as_deref(), Some("7400"));
+    let full = base_report(&m, ReportBase::FullInventory, &dev);
+    let rows = |name: &str| -> Vec<&crate::ocpp::messages::ReportData> {
+        full.iter()
+            .filter(|r| r.component.name == name.split('.').next().unwrap_or_default())
+            .filter(|r| r.variable.name == name.split('.').nth(1).unwrap_or_default())
+            .collect()
+    };
+    let power = rows("EVSE.Power");
+    assert_eq!(power.len(), 2, "one per EVSE: {power:?}");
+    let evse1 = power
+        .iter()
+        .find(|r| r.component.evse.as_ref().map(|e| e.id) == Some(1))
+        .expect("EVSE 1 has Power");
+    assert_eq!(evse1.variable_attribute[0].value.as_deref(), Some("7400"));
+    assert_eq!(
+        evse1
+            .variable_characteristics
+            .as_ref()
+            .and_then(|c| c.max_limit),
+        Some(22_000.0)
+    );
+    let current = rows("EVSE.CurrentLimit");
+    assert_eq!(current.len(), 1);
+    assert_eq!(
+        current[0].component.evse,
+        Some(Evse {
+            id: 1,
+            connector_id: None
+        })
+    );
+    let locked = rows("Connector.Locked");
+    assert_eq!(
+        locked[0].component.evse,
+        Some(Evse {
+            id: 1,
+            connector_id: Some(1)
+        })
+    );
 }
 
 #[test]
