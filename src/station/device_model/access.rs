@@ -199,7 +199,7 @@ impl DeviceModel {
             return (SetVariableStatus::UnknownVariable, None);
         };
         let characteristics = entry.characteristics.clone();
-        let (setting, reboot) = (entry.setting, entry.reboot_required);
+        let setting = entry.setting;
         let Some(slot) = entry.slot_mut(attribute) else {
             return (SetVariableStatus::NotSupportedAttributeType, None);
         };
@@ -217,11 +217,7 @@ impl DeviceModel {
                 changed.push(Changed::Setting(s));
             }
         }
-        if reboot {
-            (SetVariableStatus::RebootRequired, None)
-        } else {
-            (SetVariableStatus::Accepted, None)
-        }
+        (SetVariableStatus::Accepted, None)
     }
 }
 

@@ -219,8 +219,6 @@ struct Entry {
     /// Actual first; at most four.
     slots: Vec<Slot>,
     setting: Option<Setting>,
-    /// A new value takes effect only after a reboot.
-    reboot_required: bool,
 }
 
 impl Entry {

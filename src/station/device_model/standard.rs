@@ -101,7 +101,6 @@ impl Def {
                 changed: false,
             }],
             setting: None,
-            reboot_required: false,
         })
     }
 
@@ -169,11 +168,6 @@ impl Def {
 
     fn setting(mut self, setting: Setting) -> Def {
         self.0.setting = Some(setting);
-        self
-    }
-
-    fn reboot(mut self) -> Def {
-        self.0.reboot_required = true;
         self
     }
 
@@ -255,9 +249,8 @@ fn comm_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         Def::rw(&c, "OfflineThreshold", integer, 300)
             .seconds(0.0)
             .setting(Setting::OfflineThreshold),
-        Def::rw(&c, "ResetRetries", integer, 2)
-            .limits(Some(0.0), Some(10.0))
-            .setting(Setting::ResetRetries),
+        // A reset is one write of Control.Reset (or closing the link); it is never retried.
+        Def::fixed(&c, "ResetRetries", integer, 0).setting(Setting::ResetRetries),
         Def::rw(
             &c,
             "RetryBackOffRandomRange",
@@ -292,14 +285,12 @@ fn comm_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         )
         .seconds(0.0)
         .setting(Setting::WebSocketPingInterval),
-        // The config holds one connection profile, in slot 1.
-        Def::rw(&c, "NetworkConfigurationPriority", SequenceList, "1")
+        // The config holds one connection profile, in slot 1: there is no other to switch to,
+        // so the order and the attempts before switching are not the CSMS's to change.
+        Def::fixed(&c, "NetworkConfigurationPriority", SequenceList, "1")
             .values("1")
-            .limits(Some(1.0), None)
-            .reboot()
             .setting(Setting::NetworkConfigurationPriority),
-        Def::rw(&c, "NetworkProfileConnectionAttempts", integer, 3)
-            .limits(Some(1.0), Some(100.0))
+        Def::fixed(&c, "NetworkProfileConnectionAttempts", integer, 3)
             .setting(Setting::NetworkProfileConnectionAttempts),
         Def::fixed(&c, "UnlockOnEVSideDisconnect", boolean, !fixed_cable)
             .setting(Setting::UnlockOnEVSideDisconnect),
@@ -378,15 +369,13 @@ fn metering_ctrlrs(init: &DeviceModelInit, defs: &mut Vec<Def>) {
             .seconds(0.0)
             .setting(Setting::AlignedDataInterval),
         list(&a, "Measurands", &energy, Setting::AlignedDataMeasurands),
-        Def::rw(&a, "TxEndedInterval", integer, 0)
-            .seconds(0.0)
+        // TransactionEvent Ended carries no clock-aligned values.
+        Def::fixed(&a, "TxEndedInterval", integer, 0)
+            .unit("s")
             .setting(Setting::AlignedDataTxEndedInterval),
-        list(
-            &a,
-            "TxEndedMeasurands",
-            "",
-            Setting::AlignedDataTxEndedMeasurands,
-        ),
+        Def::fixed(&a, "TxEndedMeasurands", MemberList, "")
+            .values(supported.clone())
+            .setting(Setting::AlignedDataTxEndedMeasurands),
     ]);
 }
 
@@ -397,8 +386,10 @@ fn auth_and_data_ctrlrs(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     defs.extend([
         Def::rw(&a, "Enabled", boolean, init.auth_enabled).setting(Setting::AuthEnabled),
         Def::rw(&a, "AuthorizeRemoteStart", boolean, false).setting(Setting::AuthorizeRemoteStart),
-        Def::rw(&a, "LocalAuthorizeOffline", boolean, true).setting(Setting::LocalAuthorizeOffline),
-        Def::rw(&a, "LocalPreAuthorize", boolean, false).setting(Setting::LocalPreAuthorize),
+        // No local authorization list or cache: a token always waits for the CSMS's answer.
+        Def::fixed(&a, "LocalAuthorizeOffline", boolean, false)
+            .setting(Setting::LocalAuthorizeOffline),
+        Def::fixed(&a, "LocalPreAuthorize", boolean, false).setting(Setting::LocalPreAuthorize),
     ]);
     for (instance, items, bytes) in [
         (
@@ -451,7 +442,8 @@ fn security_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         )
         .limits(Some(16.0), Some(40.0))
         .setting(Setting::BasicAuthPassword),
-        Def::rw(&c, "OrganizationName", string, &init.organization_name)
+        // Only certificates (not handled here) would use it.
+        Def::fixed(&c, "OrganizationName", string, &init.organization_name)
             .setting(Setting::OrganizationName),
         Def::fixed(&c, "CertificateEntries", integer, init.certificate_entries)
             .setting(Setting::CertificateEntries),

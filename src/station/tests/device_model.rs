@@ -204,3 +204,208 @@ fn b05_template_variables_are_written_only_within_their_range() {
         value: "16".into(),
     }));
 }
+
+/// A writable standard variable and how the station shows it acted on a new value.
+struct TakesEffect {
+    /// `Component.Variable` or `Component.Variable[Instance]`.
+    name: &'static str,
+    value: &'static str,
+    /// True once the station runs on `value` (and not before).
+    shown: fn(&Station) -> bool,
+}
+
+/// Writable variables whose behaviour belongs to the transaction work (branch of helper "tx");
+/// the merger must see them covered there.
+const TX_OWNED: [&str; 4] = [
+    "TxCtrlr.StopTxOnEVSideDisconnect",
+    "TxCtrlr.StopTxOnInvalidId",
+    "TxCtrlr.MaxEnergyOnInvalidId",
+    "SampledDataCtrlr.TxEndedInterval",
+];
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// In order: later rows rely on earlier ones (Enabled=false turns a set interval off).
+const TAKES_EFFECT: &[TakesEffect] = &[
+    TakesEffect {
+        name: "OCPPCommCtrlr.HeartbeatInterval",
+        value: "77",
+        shown: |s| s.heartbeat_interval == secs(77),
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.MessageAttempts[TransactionEvent]",
+        value: "7",
+        shown: |s| s.settings.retry.attempts == 7,
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]",
+        value: "33",
+        shown: |s| s.settings.retry.interval == secs(33),
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.OfflineThreshold",
+        value: "1234",
+        // What `connected` compares the offline time with.
+        shown: |s| s.model.offline_threshold() == secs(1234),
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.RetryBackOffRandomRange",
+        value: "17",
+        shown: |s| s.settings.backoff.random_range == secs(17),
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.RetryBackOffRepeatTimes",
+        value: "9",
+        shown: |s| s.settings.backoff.repeat_times == 9,
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.RetryBackOffWaitMinimum",
+        value: "23",
+        shown: |s| s.settings.backoff.wait_minimum == secs(23),
+    },
+    TakesEffect {
+        name: "OCPPCommCtrlr.WebSocketPingInterval",
+        value: "45",
+        // What the hub opens the next connection with.
+        shown: |s| s.ping_interval() == secs(45),
+    },
+    TakesEffect {
+        name: "TxCtrlr.EVConnectionTimeOut",
+        value: "99",
+        shown: |s| s.settings.tx.ev_connection_timeout == secs(99),
+    },
+    TakesEffect {
+        name: "TxCtrlr.TxStartPoint",
+        value: "Authorized",
+        shown: |s| s.settings.tx.start_points == [crate::ocpp::messages::TxPoint::Authorized],
+    },
+    TakesEffect {
+        name: "TxCtrlr.TxStopPoint",
+        value: "PowerPathClosed",
+        shown: |s| s.settings.tx.stop_points == [crate::ocpp::messages::TxPoint::PowerPathClosed],
+    },
+    TakesEffect {
+        name: "SampledDataCtrlr.TxStartedMeasurands",
+        value: "",
+        shown: |s| s.settings.tx.started_measurands.is_empty(),
+    },
+    TakesEffect {
+        name: "SampledDataCtrlr.TxUpdatedMeasurands",
+        value: "",
+        shown: |s| s.settings.tx.updated_measurands.is_empty(),
+    },
+    TakesEffect {
+        name: "SampledDataCtrlr.TxEndedMeasurands",
+        value: "",
+        shown: |s| s.settings.tx.ended_measurands.is_empty(),
+    },
+    TakesEffect {
+        name: "SampledDataCtrlr.TxUpdatedInterval",
+        value: "13",
+        shown: |s| s.settings.tx.updated_interval == secs(13),
+    },
+    TakesEffect {
+        name: "SampledDataCtrlr.Enabled",
+        value: "false",
+        shown: |s| s.settings.tx.updated_interval.is_zero(),
+    },
+    TakesEffect {
+        name: "AlignedDataCtrlr.Interval",
+        value: "600",
+        shown: |s| s.settings.aligned_interval == secs(600),
+    },
+    TakesEffect {
+        name: "AlignedDataCtrlr.Measurands",
+        value: "",
+        shown: |s| s.settings.aligned_measurands.is_empty(),
+    },
+    TakesEffect {
+        name: "AlignedDataCtrlr.Enabled",
+        value: "false",
+        shown: |s| s.settings.aligned_interval.is_zero(),
+    },
+    TakesEffect {
+        name: "AuthCtrlr.Enabled",
+        value: "true",
+        shown: |s| s.settings.tx.auth_enabled,
+    },
+    TakesEffect {
+        name: "AuthCtrlr.AuthorizeRemoteStart",
+        value: "true",
+        shown: |s| s.settings.tx.authorize_remote_start,
+    },
+    TakesEffect {
+        name: "SecurityCtrlr.BasicAuthPassword",
+        value: "a-new-password-0123456",
+        // What the hub authenticates the next connection with.
+        shown: |s| s.basic_auth_password() == Some("a-new-password-0123456"),
+    },
+];
+
+/// `Component.Variable[Instance]` of a report row.
+fn row_name(r: &crate::ocpp::messages::ReportData) -> String {
+    let instance = r
+        .variable
+        .instance
+        .as_ref()
+        .map(|i| format!("[{i}]"))
+        .unwrap_or_default();
+    format!("{}.{}{instance}", r.component.name, r.variable.name)
+}
+
+#[test]
+fn b05_every_writable_variable_takes_effect() {
+    use crate::ocpp::messages::{Mutability, ReportBase};
+    use crate::station::device_model::NoExternal;
+    let mut h = capable();
+    let mut cursor = h.st.model.base_report(1, ReportBase::FullInventory, wall());
+    let writable: Vec<String> =
+        std::iter::from_fn(|| cursor.next_page(&h.st.model, &NoExternal, 1000))
+            .flat_map(|p| p.report_data.unwrap_or_default())
+            .filter(|r| {
+                r.variable_attribute
+                    .iter()
+                    .any(|a| a.mutability != Some(Mutability::ReadOnly))
+            })
+            .map(|r| row_name(&r))
+            .collect();
+    for name in &writable {
+        assert!(
+            TAKES_EFFECT.iter().any(|t| t.name == name) || TX_OWNED.contains(&name.as_str()),
+            "{name} is writable but nothing shows that a new value takes effect: \
+             make it work (and add it to TAKES_EFFECT) or make it ReadOnly with its true value"
+        );
+    }
+    for t in TAKES_EFFECT {
+        assert!(
+            writable.iter().any(|w| w == t.name),
+            "{} is not writable",
+            t.name
+        );
+        assert!(!(t.shown)(&h.st), "{} already shows {:?}", t.name, t.value);
+        let (component, rest) = t.name.split_once('.').unwrap_or_default();
+        let (variable, instance) = match rest.split_once('[') {
+            Some((v, i)) => (v, Some(i.trim_end_matches(']'))),
+            None => (rest, None),
+        };
+        let (reply, _) = call(
+            &mut h,
+            "SetVariables",
+            json!({"setVariableData": [{
+                "attributeValue": t.value,
+                "component": {"name": component},
+                "variable": {"name": variable, "instance": instance},
+            }]}),
+        );
+        let status = &reply["setVariableResult"][0]["attributeStatus"];
+        assert_eq!(status, "Accepted", "{}: {reply}", t.name);
+        assert!(
+            (t.shown)(&h.st),
+            "{} = {:?} did not take effect",
+            t.name,
+            t.value
+        );
+    }
+}

@@ -140,15 +140,6 @@ fn set_accepts_valid_values_and_says_what_changed() {
     );
     assert_eq!(r.attribute_status, S::Accepted);
     assert_eq!(m.tx_updated_measurands(), vec!["Voltage", "Current.Import"]);
-    let (r, _) = set(
-        &mut m,
-        &mut x,
-        component("SecurityCtrlr"),
-        variable("OrganizationName"),
-        None,
-        "New Org",
-    );
-    assert_eq!(r.attribute_status, S::Accepted);
 }
 
 #[test]
@@ -275,7 +266,7 @@ fn set_refuses_with_the_right_status() {
             None,
             "1,2",
             S::Rejected,
-            Some("InvalidValue"),
+            Some("ReadOnly"),
         ),
     ];
     for (c, v, a, value, want, reason) in cases {
@@ -304,17 +295,46 @@ fn set_refuses_with_the_right_status() {
 }
 
 #[test]
-fn reboot_required_where_the_change_waits_for_a_restart() {
+fn what_the_station_cannot_change_is_read_only_with_its_true_value() {
     let mut m = model();
-    let (r, _) = set(
-        &mut m,
-        &mut NoExternal,
-        comm(),
-        variable("NetworkConfigurationPriority"),
-        None,
-        "1",
-    );
-    assert_eq!(r.attribute_status, S::RebootRequired);
+    for (c, v, value) in [
+        // One connection profile: nothing to reorder, nothing to switch to.
+        (comm(), variable("NetworkConfigurationPriority"), "1"),
+        (comm(), variable("NetworkProfileConnectionAttempts"), "3"),
+        (comm(), variable("ResetRetries"), "0"),
+        // No local list or cache: tokens always wait for the CSMS.
+        (
+            component("AuthCtrlr"),
+            variable("LocalAuthorizeOffline"),
+            "false",
+        ),
+        (
+            component("AuthCtrlr"),
+            variable("LocalPreAuthorize"),
+            "false",
+        ),
+        (
+            component("AlignedDataCtrlr"),
+            variable("TxEndedInterval"),
+            "0",
+        ),
+        (
+            component("AlignedDataCtrlr"),
+            variable("TxEndedMeasurands"),
+            "",
+        ),
+        (
+            component("SecurityCtrlr"),
+            variable("OrganizationName"),
+            "Org",
+        ),
+    ] {
+        let r = get(&m, &NoExternal, c.clone(), v.clone(), None);
+        assert_eq!(r.attribute_value.as_deref(), Some(value), "{v:?}");
+        let (r, changed) = set(&mut m, &mut NoExternal, c, v.clone(), None, value);
+        assert_eq!(r.attribute_status, S::Rejected, "{v:?}");
+        assert!(changed.is_empty());
+    }
 }
 
 #[test]
@@ -614,7 +634,7 @@ fn getters_start_from_the_config() {
         Duration::from_secs(60)
     );
     assert_eq!(m.offline_threshold(), Duration::from_secs(300));
-    assert_eq!(m.reset_retries(), 2);
+    assert_eq!(m.reset_retries(), 0, "a reset is never retried");
     assert_eq!(m.tx_start_points(), vec![TxPoint::PowerPathClosed]);
     assert_eq!(m.tx_stop_points(), vec![TxPoint::EVConnected]);
     assert_eq!(m.ev_connection_timeout(), Duration::from_secs(120));
@@ -633,7 +653,7 @@ fn getters_start_from_the_config() {
     assert!(m.aligned_tx_ended_measurands().is_empty());
     assert_eq!(m.aligned_tx_ended_interval(), Duration::ZERO);
     assert!(!m.auth_enabled() && !m.authorize_remote_start());
-    assert!(m.local_authorize_offline() && !m.local_pre_authorize());
+    assert!(!m.local_authorize_offline() && !m.local_pre_authorize());
     assert_eq!(m.items_per_message(Limited::GetVariables), 32);
     assert_eq!(m.bytes_per_message(Limited::SetVariables), 65_536);
     assert_eq!(m.security_profile(), 1);
