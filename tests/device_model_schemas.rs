@@ -51,6 +51,14 @@ impl ExternalVariables for Device {
             ),
             var("Mode", Mutability::ReadWrite, DataType::string, None),
             var("Pin", Mutability::WriteOnly, DataType::integer, None),
+            // The active power: the EVSE's standard Power variable, valued by the device.
+            ExternalVariable {
+                component: "EVSE".into(),
+                variable: "Power".into(),
+                mutability: Mutability::ReadOnly,
+                data_type: DataType::decimal,
+                unit: Some("W".into()),
+            },
         ]
     }
 
@@ -106,11 +114,10 @@ fn station() -> (DeviceModel, Device) {
     model.set_station_availability(ConnectorStatus::Available);
     model.set_evse_availability(1, ConnectorStatus::Occupied);
     model.set_evse_availability(2, ConnectorStatus::Faulted);
-    model.set_evse_power(1, 7_360.5);
-    let device = Device(BTreeMap::from([(
-        "Meter.Temperature".to_owned(),
-        "41.5".to_owned(),
-    )]));
+    let device = Device(BTreeMap::from([
+        ("Meter.Temperature".to_owned(), "41.5".to_owned()),
+        ("EVSE.Power".to_owned(), "7360.5".to_owned()),
+    ]));
     (model, device)
 }
 
