@@ -13,7 +13,7 @@ use crate::device::{
     BusCmd, DeviceId, EchonetDevice, ModbusRtuDevice, ModbusTcpDevice, PoolCmd, WorkerCmd,
     WriteRequest,
 };
-use crate::mapping::{OcppName, Template};
+use crate::mapping::{OcppName, Phase, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
@@ -220,6 +220,17 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
     }
 }
 
+/// AC phases of the charger: one when the template maps values of L1 alone, three when it maps
+/// any of L2 or L3, and three (the AC chargers served here) when it maps no per-phase value.
+fn supply_phases(template: &Template) -> u8 {
+    let mut phases = template.variables.iter().filter_map(|v| v.phase);
+    let beyond_l1 = |p: Phase| !matches!(p, Phase::L1 | Phase::L1N | Phase::N);
+    match phases.next() {
+        Some(first) if !beyond_l1(first) && !phases.any(beyond_l1) => 1,
+        _ => 3,
+    }
+}
+
 fn station_settings(
     config: &Config,
     device: &DeviceConfig,
@@ -258,6 +269,7 @@ fn station_settings(
             })
             .collect(),
         evses: 1,
+        supply_phases: supply_phases(template),
         tx: TxSettings {
             // A token reader means drivers authorize at the charger.
             auth_enabled: template.variable(&OcppName::IdToken).is_some(),

@@ -17,7 +17,10 @@ impl Station {
     ) {
         match call {
             Call::Boot => match calls::boot_response(&payload) {
-                Ok((registration, interval)) => self.registered(now, wall, registration, interval),
+                Ok((registration, interval)) => {
+                    self.csms_time(&payload, wall);
+                    self.registered(now, wall, registration, interval);
+                }
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
                     self.call_failed(now, call);
@@ -33,7 +36,7 @@ impl Station {
                 self.extra.pop_front();
             }
             Call::Authorize { index } => self.authorize_answered(now, index, &payload, out),
-            Call::Heartbeat => {}
+            Call::Heartbeat => self.csms_time(&payload, wall),
         }
     }
 

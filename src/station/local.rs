@@ -228,6 +228,7 @@ mod tests {
             basic_auth_password: None,
             measurands: vec![Measurand::EnergyActiveImportRegister],
             evses: 1,
+            supply_phases: 3,
             tx: TxSettings::default(),
             aligned_interval: Duration::ZERO,
             aligned_measurands: Vec::new(),

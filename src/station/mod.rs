@@ -73,6 +73,8 @@ pub struct StationSettings {
     pub measurands: Vec<Measurand>,
     /// EVSEs, one connector each, numbered from 1.
     pub evses: usize,
+    /// AC phases the charger is connected to (ChargingStation/EVSE/Connector.SupplyPhases).
+    pub supply_phases: u8,
     pub tx: TxSettings,
     /// AlignedDataCtrlr.Interval (zero: off) and AlignedDataCtrlr.Measurands.
     pub aligned_interval: Duration,
@@ -392,7 +394,7 @@ impl Station {
         self.notify_device_link(wall);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
-        self.feed_report();
+        self.feed_report(wall);
         self.flush_journal(out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {

@@ -16,6 +16,7 @@ use crate::ocpp::messages::{
     Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
     GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, StatusInfo, TxPoint,
 };
+use crate::util::time::parse_rfc3339;
 
 /// One template variable as the device model exposes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +96,7 @@ pub(super) fn model_init(settings: &StationSettings) -> DeviceModelInit {
         organization_name: settings.vendor_name.clone(),
         evse_count: settings.evses,
         connector_type: "cType2".into(),
-        supply_phases: 3,
+        supply_phases: settings.supply_phases,
         evse_max_power_w: None,
         heartbeat_interval: settings.heartbeat_interval,
         message_timeout: settings.response_timeout,
@@ -197,9 +198,25 @@ impl Station {
         self.next_clock = None;
     }
 
+    /// Keeps the CSMS's clock from the `currentTime` of a BootNotification or Heartbeat answer.
+    pub(super) fn csms_time(&mut self, payload: &Value, wall: SystemTime) {
+        match payload.get("currentTime").and_then(Value::as_str) {
+            Some(text) => match parse_rfc3339(text) {
+                Some(csms) => self.model.set_csms_time(csms, wall),
+                None => log::warn!("{}: bad currentTime {text:?}", self.ocpp_id()),
+            },
+            None => log::warn!("{}: answer without currentTime", self.ocpp_id()),
+        }
+    }
+
     /// B06: GetVariables.
-    pub(super) fn get_variables(&mut self, payload: &Value) -> Result<Value, Frame> {
+    pub(super) fn get_variables(
+        &mut self,
+        payload: &Value,
+        wall: SystemTime,
+    ) -> Result<Value, Frame> {
         let req = decode::<GetVariables>(payload)?;
+        self.model.set_clock(wall);
         self.check_size(req.get_variable_data.len(), Limited::GetVariables)?;
         encode(&self.model.get_variables(&req, &self.external))
     }
@@ -297,7 +314,7 @@ impl Station {
 
     /// Hands the next page of the running report to the send queue once the previous one was
     /// answered; the report ends when its last page was.
-    pub(super) fn feed_report(&mut self) {
+    pub(super) fn feed_report(&mut self, wall: SystemTime) {
         let Station {
             report,
             model,
@@ -312,6 +329,7 @@ impl Station {
         {
             return;
         }
+        model.set_clock(wall);
         let per_page = model.items_per_message(Limited::GetReport);
         let Some(page) = cursor.next_page(model, external, per_page) else {
             *report = None;

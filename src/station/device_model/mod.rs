@@ -15,16 +15,18 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ocpp::messages::{
     Attribute, Component, ConnectorStatus, DataType, Evse, Mutability, Variable,
     VariableCharacteristics,
 };
+use crate::util::time::rfc3339;
 
 pub use getters::Limited;
 pub use report::ReportCursor;
 pub use standard::DeviceModelInit;
+use standard::TIME_SOURCE_CSMS;
 pub use store::{read_store, write_store, StoreError, STORE_FILE};
 
 /// A standard variable the station reads through a typed getter of [`DeviceModel`].
@@ -240,6 +242,8 @@ impl Entry {
 pub struct DeviceModel {
     entries: Vec<Entry>,
     by_setting: HashMap<Setting, usize>,
+    /// CSMS time minus host time, in ms, from the CSMS's last currentTime.
+    csms_offset_ms: Option<i128>,
 }
 
 impl DeviceModel {
@@ -254,7 +258,38 @@ impl DeviceModel {
         DeviceModel {
             entries,
             by_setting,
+            csms_offset_ms: None,
         }
+    }
+
+    /// Takes the CSMS's `currentTime` (BootNotification or Heartbeat answer) received when the
+    /// host clock read `wall`: from now on ClockCtrlr.DateTime follows the CSMS's clock.
+    pub fn set_csms_time(&mut self, csms: SystemTime, wall: SystemTime) {
+        self.csms_offset_ms = Some(millis(csms) - millis(wall));
+        self.set_dynamic(
+            "ClockCtrlr",
+            None,
+            "TimeSource",
+            TIME_SOURCE_CSMS.to_owned(),
+        );
+    }
+
+    /// The CSMS's time when the host clock reads `wall` (the host's time until it is known).
+    pub fn csms_time(&self, wall: SystemTime) -> SystemTime {
+        let offset = self.csms_offset_ms.unwrap_or(0);
+        let shift = Duration::from_millis(u64::try_from(offset.unsigned_abs()).unwrap_or(u64::MAX));
+        let shifted = if offset < 0 {
+            wall.checked_sub(shift)
+        } else {
+            wall.checked_add(shift)
+        };
+        shifted.unwrap_or(wall)
+    }
+
+    /// Brings ClockCtrlr.DateTime to the time at `wall`, before it is read or reported.
+    pub fn set_clock(&mut self, wall: SystemTime) {
+        let now = rfc3339(self.csms_time(wall));
+        self.set_dynamic("ClockCtrlr", None, "DateTime", now);
     }
 
     /// Sets ChargingStation.AvailabilityState (and Problem while Faulted).
@@ -377,6 +412,14 @@ impl DeviceModel {
     ) -> Option<String> {
         let x = external.iter().find(|x| self.twin_of(x) == Some(index))?;
         ext.get(&x.component, &x.variable)
+    }
+}
+
+/// Milliseconds since the Unix epoch, negative before it.
+fn millis(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_millis()).unwrap_or(i128::MAX),
+        Err(e) => -i128::try_from(e.duration().as_millis()).unwrap_or(i128::MAX),
     }
 }
 

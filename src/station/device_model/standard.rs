@@ -1,13 +1,14 @@
 //! The standard controllers and physical components every virtual station has, with the
 //! variables the Core profile relies on.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::{Entry, Setting, Slot};
 use crate::ocpp::messages::{
     Attribute, Component, DataType, Evse, Mutability, TxPoint, Variable, VariableCharacteristics,
 };
 use crate::station::Backoff;
+use crate::util::time::rfc3339;
 
 /// What the station knows from its config when it builds its device model.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +65,12 @@ const BYTES_PER_MESSAGE: u32 = 65_536;
 const ENERGY: &str = "Energy.Active.Import.Register";
 /// Measurands for TransactionEvent Updated, where mapped.
 const UPDATED: [&str; 2] = [ENERGY, "Power.Active.Import"];
+/// ClockCtrlr.TimeSource before the CSMS has given its time: the host's own clock.
+pub(super) const TIME_SOURCE_HOST: &str = "RealTimeClock";
+/// ClockCtrlr.TimeSource once DateTime follows the CSMS's currentTime.
+pub(super) const TIME_SOURCE_CSMS: &str = "Heartbeat";
+/// Values of ClockCtrlr.TimeSource.
+const TIME_SOURCES: &str = "Heartbeat,RealTimeClock";
 /// Values of every AvailabilityState.
 const AVAILABILITY: &str = "Available,Occupied,Reserved,Unavailable,Faulted";
 
@@ -215,6 +222,7 @@ pub(super) fn entries(init: &DeviceModelInit) -> Vec<Entry> {
     metering_ctrlrs(init, &mut defs);
     auth_and_data_ctrlrs(init, &mut defs);
     security_ctrlr(init, &mut defs);
+    clock_ctrlr(&mut defs);
     physical(init, &mut defs);
     defs.into_iter().map(|d| d.0).collect()
 }
@@ -425,7 +433,9 @@ fn security_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     use DataType::{integer, string};
     let c = controller("SecurityCtrlr");
     defs.extend([
-        Def::fixed(&c, "SecurityProfile", integer, init.security_profile)
+        // OCPP 2.0.1 has profiles 1–3. A plain ws:// link without Basic auth is reported as 1,
+        // the one profile without TLS; docs/ocpp-conformance.md (A) says what it lacks.
+        Def::fixed(&c, "SecurityProfile", integer, init.security_profile.max(1))
             .limits(Some(1.0), Some(3.0))
             .setting(Setting::SecurityProfile),
         // The identity names the station in the config and in its CSMS URL.
@@ -450,6 +460,18 @@ fn security_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     ]);
 }
 
+fn clock_ctrlr(defs: &mut Vec<Def>) {
+    use DataType::{dateTime, OptionList};
+    let c = controller("ClockCtrlr");
+    defs.extend([
+        // Kept current by the station (`DeviceModel::set_clock`) before every read.
+        Def::live(&c, "DateTime", dateTime, rfc3339(UNIX_EPOCH)),
+        // The host clock until the CSMS's currentTime (BootNotification, Heartbeat) corrects it;
+        // the system clock itself is never set.
+        Def::live(&c, "TimeSource", OptionList, TIME_SOURCE_HOST).values(TIME_SOURCES),
+    ]);
+}
+
 fn physical(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     use DataType::{boolean, decimal, integer, string, OptionList};
     let cs = controller("ChargingStation");
@@ -464,6 +486,7 @@ fn physical(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     defs.extend([
         Def::fixed(&cs, "Model", string, &init.model),
         Def::fixed(&cs, "VendorName", string, &init.vendor_name),
+        Def::fixed(&cs, "SupplyPhases", integer, init.supply_phases),
     ]);
     for id in 1..=init.evse_count.max(1) {
         let id = i32::try_from(id).unwrap_or(i32::MAX);

@@ -409,3 +409,78 @@ fn b05_every_writable_variable_takes_effect() {
         );
     }
 }
+
+/// The Actual value of one variable, through GetVariables.
+fn read(h: &mut Harness, component: &str, variable: &str) -> Value {
+    let (reply, _) = call(
+        h,
+        "GetVariables",
+        json!({"getVariableData": [{"component": {"name": component}, "variable": {"name": variable}}]}),
+    );
+    reply["getVariableResult"][0]["attributeValue"].clone()
+}
+
+#[test]
+fn clock_ctrlr_date_time_follows_the_csms_clock_without_setting_the_host_clock() {
+    let mut h = Harness::new();
+    assert_eq!(
+        read_model(&mut h, "ClockCtrlr", "TimeSource"),
+        "RealTimeClock",
+        "the host clock until the CSMS gave its time"
+    );
+    // capable() boots with currentTime 2026-01-01T00:00:00Z; the host clock says 2025-11-24.
+    let mut h = capable();
+    assert_eq!(read(&mut h, "ClockCtrlr", "TimeSource"), "Heartbeat");
+    assert_eq!(
+        read(&mut h, "ClockCtrlr", "DateTime"),
+        "2026-01-01T00:00:00.000Z"
+    );
+    h.advance(300);
+    let (id, _) = h.expect_call("Heartbeat");
+    h.receive(json!([3, id, {"currentTime": "2026-01-01T01:00:00.500Z"}]));
+    assert_eq!(
+        read(&mut h, "ClockCtrlr", "DateTime"),
+        "2026-01-01T01:00:00.500Z"
+    );
+    // The station's own timestamps still come from the host clock.
+    assert_eq!(wall(), UNIX_EPOCH + Duration::from_secs(1_764_000_000));
+}
+
+/// A value straight from the model of a station that never connected.
+fn read_model(h: &mut Harness, component: &str, variable: &str) -> String {
+    use crate::ocpp::messages::{Component, GetVariableData, GetVariablesRequest, Variable};
+    use crate::station::device_model::NoExternal;
+    let req = GetVariablesRequest {
+        get_variable_data: vec![GetVariableData {
+            attribute_type: None,
+            component: Component {
+                name: component.into(),
+                instance: None,
+                evse: None,
+            },
+            variable: Variable {
+                name: variable.into(),
+                instance: None,
+            },
+        }],
+    };
+    h.st.model
+        .get_variables(&req, &NoExternal)
+        .get_variable_result[0]
+        .attribute_value
+        .clone()
+        .unwrap_or_default()
+}
+
+#[test]
+fn supply_phases_and_a_security_profile_of_at_least_one() {
+    let mut h = capable();
+    assert_eq!(read(&mut h, "ChargingStation", "SupplyPhases"), "3");
+    // settings() is a plain ws:// station without Basic auth (profile 0 in the config).
+    assert_eq!(h.st.settings.security_profile, 0);
+    assert_eq!(read(&mut h, "SecurityCtrlr", "SecurityProfile"), "1");
+    let mut s = settings();
+    s.supply_phases = 1;
+    let one = Station::new(s, Rng::seeded(3), h.now);
+    assert_eq!(one.device_model().supply_phases(), 1);
+}

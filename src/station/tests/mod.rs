@@ -32,6 +32,7 @@ fn settings() -> StationSettings {
         basic_auth_password: None,
         measurands: vec![Measurand::EnergyActiveImportRegister],
         evses: 1,
+        supply_phases: 3,
         tx: TxSettings {
             // Periodic samples have their own tests; here they would only add noise.
             updated_interval: Duration::ZERO,

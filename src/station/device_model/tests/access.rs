@@ -295,6 +295,52 @@ fn set_refuses_with_the_right_status() {
 }
 
 #[test]
+fn a_plain_ws_link_is_security_profile_one() {
+    let m = DeviceModel::new(&DeviceModelInit {
+        security_profile: 0,
+        basic_auth_password: None,
+        ..init()
+    });
+    assert_eq!(m.security_profile(), 1);
+    let r = get(
+        &m,
+        &NoExternal,
+        component("SecurityCtrlr"),
+        variable("SecurityProfile"),
+        None,
+    );
+    assert_eq!(r.attribute_value.as_deref(), Some("1"));
+}
+
+#[test]
+fn date_time_is_the_csms_time_at_each_read() {
+    use std::time::UNIX_EPOCH;
+    let mut m = model();
+    let host = UNIX_EPOCH + Duration::from_secs(1_000_000);
+    let date = |m: &DeviceModel| {
+        get(
+            m,
+            &NoExternal,
+            component("ClockCtrlr"),
+            variable("DateTime"),
+            None,
+        )
+        .attribute_value
+    };
+    m.set_clock(host);
+    assert_eq!(
+        date(&m).as_deref(),
+        Some("1970-01-12T13:46:40.000Z"),
+        "host time"
+    );
+    // The CSMS is 90 s behind the host.
+    m.set_csms_time(host - Duration::from_secs(90), host);
+    m.set_clock(host + Duration::from_secs(10));
+    assert_eq!(date(&m).as_deref(), Some("1970-01-12T13:45:20.000Z"));
+    assert_eq!(m.csms_time(host), host - Duration::from_secs(90));
+}
+
+#[test]
 fn what_the_station_cannot_change_is_read_only_with_its_true_value() {
     let mut m = model();
     for (c, v, value) in [

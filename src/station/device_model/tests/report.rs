@@ -57,6 +57,9 @@ fn full_inventory_has_every_required_variable() {
         "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]",
         "OCPPCommCtrlr.OfflineThreshold",
         "OCPPCommCtrlr.ResetRetries",
+        "ClockCtrlr.DateTime",
+        "ClockCtrlr.TimeSource",
+        "ChargingStation.SupplyPhases",
         "OCPPCommCtrlr.RetryBackOffRandomRange",
         "OCPPCommCtrlr.RetryBackOffRepeatTimes",
         "OCPPCommCtrlr.RetryBackOffWaitMinimum",
@@ -265,7 +268,7 @@ fn report_criteria() {
         &m,
         vec![ComponentCriterion::Available, ComponentCriterion::Active],
     );
-    assert_eq!(available.len(), 12, "{available:?}");
+    assert_eq!(available.len(), 13, "{available:?}");
 }
 
 #[test]
