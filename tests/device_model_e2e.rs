@@ -6,7 +6,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use common::gateway::{assert_records_valid, wait_register, Rig};
+use common::gateway::{
+    assert_records_valid, loopback, scratch, wait_call, wait_register, write_config, Gateway, Rig,
+    STATION,
+};
+
+use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
+use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
 use serde_json::{json, Value};
 
 /// Holding register of `Control.CurrentLimit` (0.1 A) in etc/templates/generic_modbus_charger.toml.
@@ -111,5 +117,78 @@ fn b05_b06_b07_evse_variables_clock_and_identity_as_the_csms_sees_them() {
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["component"]["evse"]["id"], 1);
     assert_eq!(named("ClockCtrlr", "DateTime").len(), 1);
+    assert_records_valid(&rig.csms);
+}
+
+/// First holding register of the serial number: 15 registers, 30 ASCII characters.
+const REG_SERIAL: u16 = 200;
+/// Holding register of the firmware version, a plain number.
+const REG_FIRMWARE: u16 = 220;
+
+/// generic_modbus_charger with the charger's identity mapped.
+const IDENTITY_TEMPLATE: &str = r#"[template]
+id = "identity_modbus_charger"
+extends = "generic_modbus_charger"
+
+[[template.variables]]
+ocpp_name = "Identity.SerialNumber"
+type = "modbus"
+register = 40201
+data_type = "string"
+length = 15
+
+[[template.variables]]
+ocpp_name = "Identity.FirmwareVersion"
+type = "modbus"
+register = 40221
+data_type = "uint16"
+"#;
+
+#[test]
+fn b01_boot_notification_carries_the_chargers_serial_and_firmware() {
+    let csms = CsmsSim::start(loopback(), CsmsOptions::default()).unwrap();
+    let charger = ModbusChargerSim::start(loopback()).unwrap();
+    // 30 characters: more than serialNumber's 25.
+    let serial = b"SN-0123456789-ABCDEFGHIJ-KLMNO";
+    for (i, pair) in serial.chunks(2).enumerate() {
+        let word = u16::from_be_bytes([pair[0], pair[1]]);
+        charger.set_register(REG_SERIAL + u16::try_from(i).unwrap_or(0), word);
+    }
+    charger.set_register(REG_FIRMWARE, 307);
+    let dir = scratch("boot_identity");
+    std::fs::write(
+        dir.join("templates").join("identity_modbus_charger.toml"),
+        IDENTITY_TEMPLATE,
+    )
+    .unwrap();
+    let config = write_config(&dir, &csms.url(), &[charger.addr()], "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "template = \"generic_modbus_charger\"",
+        "template = \"identity_modbus_charger\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    let gw = Gateway::start(&config, &dir.join("gateway.log"));
+    let rig = Rig {
+        csms,
+        charger,
+        dir,
+        config,
+        gw,
+    };
+    let boot = wait_call(&rig.csms, STATION, "BootNotification", 0, |_| true);
+    let station = &boot.frame[3]["chargingStation"];
+    assert_eq!(
+        station["serialNumber"], "SN-0123456789-ABCDEFGHIJ-",
+        "cut to 25: {boot:?}"
+    );
+    assert_eq!(station["firmwareVersion"], "307");
+    // The gateway's own version is a device-model variable, not the charger's firmware.
+    rig.wait_status("Available", boot.seq);
+    let version = get(&rig, json!({"name": "OcppGateway"}), "Version");
+    let version = version["attributeValue"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(version.starts_with("ocpp-gw "), "{version}");
     assert_records_valid(&rig.csms);
 }

@@ -17,7 +17,7 @@ use crate::mapping::{OcppName, Phase, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
-use crate::station::{Backoff, Capabilities, Retry, StationSettings};
+use crate::station::{Backoff, BootIdentity, Capabilities, Retry, StationSettings};
 
 /// Limit for each blocking step of opening a CSMS link.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +25,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SLOW_POLL_FACTOR: u32 = 10;
 /// AlignedDataCtrlr.Interval default: quarter-hour readings, as metering usually wants.
 const ALIGNED_INTERVAL: Duration = Duration::from_secs(900);
+/// How long the first BootNotification waits for a mapped charger identity: several polls of
+/// even the slow class, yet short enough that a silent charger still gets its station online.
+const IDENTITY_WAIT: Duration = Duration::from_secs(30);
 /// MessageAttemptsTransactionEvent and MessageAttemptIntervalTransactionEvent defaults.
 const TX_MESSAGE_RETRY: Retry = Retry {
     attempts: 3,
@@ -231,6 +234,13 @@ fn supply_phases(template: &Template) -> u8 {
     }
 }
 
+/// The device-model (component, variable) of the template variable of `name`, if mapped.
+fn mapped(template: &Template, name: &OcppName) -> Option<(String, String)> {
+    template
+        .variable(name)
+        .map(|(_, v)| (v.component().to_string(), v.variable_name().to_string()))
+}
+
 fn station_settings(
     config: &Config,
     device: &DeviceConfig,
@@ -247,7 +257,13 @@ fn station_settings(
             .model
             .clone()
             .unwrap_or_else(|| template.id.chars().take(20).collect()),
-        firmware_version: format!("ocpp-gw {}", env!("CARGO_PKG_VERSION")),
+        serial_number: None,
+        firmware_version: None,
+        identity: BootIdentity {
+            serial_number: mapped(template, &OcppName::IdentitySerialNumber),
+            firmware_version: mapped(template, &OcppName::IdentityFirmwareVersion),
+            wait: IDENTITY_WAIT,
+        },
         heartbeat_interval: csms.heartbeat_interval,
         response_timeout: csms.response_timeout,
         backoff: Backoff {

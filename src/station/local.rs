@@ -215,7 +215,9 @@ mod tests {
             ocpp_id: "CP1".into(),
             vendor_name: "V".into(),
             model: "M".into(),
-            firmware_version: "1".into(),
+            serial_number: None,
+            firmware_version: Some("1".into()),
+            identity: crate::station::BootIdentity::default(),
             heartbeat_interval: Duration::from_secs(300),
             response_timeout: Duration::from_secs(30),
             backoff: Backoff {

@@ -35,7 +35,7 @@ use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
 use transaction::{TxSettings, TxTracker};
-pub use variables::ExternalDef;
+pub use variables::{BootIdentity, ExternalDef};
 
 /// What the template lets the CSMS do to the device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +57,12 @@ pub struct StationSettings {
     pub ocpp_id: String,
     pub vendor_name: String,
     pub model: String,
-    pub firmware_version: String,
+    /// The charger's serial number, once the device reported it (`Identity.SerialNumber`).
+    pub serial_number: Option<String>,
+    /// The charger's firmware version, once the device reported it (`Identity.FirmwareVersion`).
+    pub firmware_version: Option<String>,
+    /// Where those two come from, and how long the first boot waits for them.
+    pub identity: BootIdentity,
     /// Heartbeat interval until the CSMS sets its own.
     pub heartbeat_interval: Duration,
     /// How long to wait for the CALLRESULT of one of our CALLs.
@@ -203,6 +208,8 @@ pub struct Station {
     journal_ops: Vec<JournalOp>,
     /// When the link to the CSMS was lost, for OfflineThreshold.
     offline_since: Option<Instant>,
+    /// The first BootNotification waits until then for the charger's identity.
+    identity_until: Instant,
 }
 
 impl Station {
@@ -212,6 +219,7 @@ impl Station {
             .map(|_| Evse::default())
             .collect();
         let model = variables::build_model(&settings);
+        let identity_until = now + settings.identity.wait;
         Station {
             model,
             external: variables::External::default(),
@@ -238,6 +246,7 @@ impl Station {
             journaling: false,
             journal_ops: Vec::new(),
             offline_since: None,
+            identity_until,
         }
     }
 
@@ -475,7 +484,7 @@ impl Station {
             Link::Connecting | Link::Resetting => None,
             Link::Up => match &self.outstanding {
                 Some(o) => Some(o.deadline),
-                None if self.registration != Registration::Accepted => Some(self.boot_at),
+                None if self.registration != Registration::Accepted => Some(self.boot_due()),
                 None if self.has_work() => {
                     Some(self.queue.not_before().unwrap_or(self.last_call_at))
                 }
@@ -499,7 +508,7 @@ impl Station {
 
     fn next_call(&self, now: Instant) -> Option<Call> {
         if self.registration != Registration::Accepted {
-            return (self.boot_at <= now).then_some(Call::Boot);
+            return (self.boot_due() <= now).then_some(Call::Boot);
         }
         if self.queue.ready(now).is_some() {
             return Some(Call::Queued);

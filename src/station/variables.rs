@@ -2,7 +2,7 @@
 //! variables, and keeping the station's timers in step with what the CSMS set.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -16,6 +16,7 @@ use crate::ocpp::messages::{
     Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
     GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, StatusInfo, TxPoint,
 };
+use crate::ocpp::types::ChargingStation;
 use crate::util::time::parse_rfc3339;
 
 /// One template variable as the device model exposes it.
@@ -27,6 +28,18 @@ pub struct ExternalDef {
     /// The template's `min` and `max` for a number the CSMS may set.
     pub min: Option<f64>,
     pub max: Option<f64>,
+}
+
+/// The template variables (component, variable) holding the charger's identity for
+/// BootNotification, and how long the first boot waits for the device to report them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootIdentity {
+    /// `Identity.SerialNumber`, if mapped.
+    pub serial_number: Option<(String, String)>,
+    /// `Identity.FirmwareVersion`, if mapped.
+    pub firmware_version: Option<(String, String)>,
+    /// The longest the first BootNotification waits for a mapped value.
+    pub wait: Duration,
 }
 
 /// The variables a template maps to the device, as the station sees them.
@@ -162,6 +175,36 @@ impl Station {
     /// The current values of the template-mapped variables.
     pub fn set_external_values(&mut self, values: HashMap<(String, String), String>) {
         self.external.values = values;
+        let identity = &self.settings.identity;
+        // Cut to the schema's lengths: a CSMS must not reject the BootNotification for them.
+        let value = |key: &Option<(String, String)>, max: usize| {
+            let v = self.external.values.get(key.as_ref()?)?.trim();
+            (!v.is_empty()).then(|| v.chars().take(max).collect::<String>())
+        };
+        let serial = value(&identity.serial_number, ChargingStation::SERIAL_NUMBER_MAX);
+        let firmware = value(
+            &identity.firmware_version,
+            ChargingStation::FIRMWARE_VERSION_MAX,
+        );
+        if serial.is_some() {
+            self.settings.serial_number = serial;
+        }
+        if firmware.is_some() {
+            self.settings.firmware_version = firmware;
+        }
+    }
+
+    /// When the next BootNotification may go: the first one also waits for the charger's
+    /// mapped identity, until `identity_until` at the latest.
+    pub(super) fn boot_due(&self) -> Instant {
+        let s = &self.settings;
+        let missing = (s.identity.serial_number.is_some() && s.serial_number.is_none())
+            || (s.identity.firmware_version.is_some() && s.firmware_version.is_none());
+        if missing {
+            self.boot_at.max(self.identity_until)
+        } else {
+            self.boot_at
+        }
     }
 
     /// Re-derives every timer and transaction setting from the device model.

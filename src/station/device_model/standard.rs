@@ -488,6 +488,13 @@ fn physical(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         Def::fixed(&cs, "VendorName", string, &init.vendor_name),
         Def::fixed(&cs, "SupplyPhases", integer, init.supply_phases),
     ]);
+    // The gateway presenting the charger: its own version, apart from the charger's firmware.
+    defs.push(Def::fixed(
+        &controller("OcppGateway"),
+        "Version",
+        string,
+        concat!("ocpp-gw ", env!("CARGO_PKG_VERSION")),
+    ));
     for id in 1..=init.evse_count.max(1) {
         let id = i32::try_from(id).unwrap_or(i32::MAX);
         let evse = Component {

@@ -484,3 +484,63 @@ fn supply_phases_and_a_security_profile_of_at_least_one() {
     let one = Station::new(s, Rng::seeded(3), h.now);
     assert_eq!(one.device_model().supply_phases(), 1);
 }
+
+fn identity_station(wait: u64) -> Harness {
+    let mut s = settings();
+    s.firmware_version = None;
+    s.identity = crate::station::BootIdentity {
+        serial_number: Some(("ChargingStation".into(), "SerialNumber".into())),
+        firmware_version: Some(("ChargingStation".into(), "FirmwareVersion".into())),
+        wait: Duration::from_secs(wait),
+    };
+    let now = Instant::now();
+    let mut h = Harness {
+        st: Station::new(s, Rng::seeded(4), now),
+        now,
+    };
+    assert_eq!(h.pump(), vec![Effect::Connect]);
+    h.st.connected(h.now);
+    h
+}
+
+fn identity_values(
+    serial: &str,
+    firmware: &str,
+) -> std::collections::HashMap<(String, String), String> {
+    [("SerialNumber", serial), ("FirmwareVersion", firmware)]
+        .into_iter()
+        .map(|(v, value)| {
+            (
+                ("ChargingStation".to_string(), v.to_string()),
+                value.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn b01_the_first_boot_waits_for_the_chargers_identity() {
+    let mut h = identity_station(30);
+    assert!(
+        h.pump().is_empty(),
+        "no BootNotification before the identity is read"
+    );
+    assert_eq!(h.st.next_deadline(), Some(h.now + Duration::from_secs(30)));
+    h.advance(2);
+    h.st.set_external_values(identity_values(&"S".repeat(40), " 2.1.0 "));
+    let (_, boot) = h.expect_call("BootNotification");
+    assert_eq!(boot["chargingStation"]["serialNumber"], "S".repeat(25));
+    assert_eq!(boot["chargingStation"]["firmwareVersion"], "2.1.0");
+}
+
+#[test]
+fn b01_a_silent_charger_boots_without_identity_after_the_wait() {
+    let mut h = identity_station(30);
+    assert!(h.pump().is_empty());
+    h.advance(29);
+    assert!(h.pump().is_empty());
+    h.advance(1);
+    let (_, boot) = h.expect_call("BootNotification");
+    assert!(boot["chargingStation"].get("serialNumber").is_none());
+    assert!(boot["chargingStation"].get("firmwareVersion").is_none());
+}

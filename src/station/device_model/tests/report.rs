@@ -268,7 +268,7 @@ fn report_criteria() {
         &m,
         vec![ComponentCriterion::Available, ComponentCriterion::Active],
     );
-    assert_eq!(available.len(), 13, "{available:?}");
+    assert_eq!(available.len(), 14, "{available:?}");
 }
 
 #[test]
