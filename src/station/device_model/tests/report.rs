@@ -219,7 +219,7 @@ fn report_criteria() {
     let mut m = model();
     let x = NoExternal;
     let components = |m: &DeviceModel, c: Vec<ComponentCriterion>| -> Vec<String> {
-        let mut n: Vec<String> = report(&m, &request(None, Some(c)), &x)
+        let mut n: Vec<String> = report(m, &request(None, Some(c)), &x)
             .unwrap_or_default()
             .iter()
             .map(|r| {
