@@ -94,7 +94,9 @@ impl Station {
                 }
             }
             Call::Extra => {
-                self.extra.pop_front();
+                if let Some((action, _)) = self.extra.pop_front() {
+                    self.extra_failed(action);
+                }
             }
             Call::Authorize { index } => self.authorize_failed(index),
             Call::Heartbeat => {}

@@ -355,6 +355,21 @@ impl Station {
         ))
     }
 
+    /// A one-off message the CSMS refused or did not answer: a report missing a page ends
+    /// there, rather than going on with a gap in its seqNo.
+    pub(super) fn extra_failed(&mut self, action: &str) {
+        if action != NotifyReport::NAME {
+            return;
+        }
+        if let Some(cursor) = self.report.take() {
+            log::warn!(
+                "{}: NotifyReport of report {} failed; the report ends here",
+                self.ocpp_id(),
+                cursor.request_id()
+            );
+        }
+    }
+
     /// Hands the next page of the running report to the send queue once the previous one was
     /// answered; the report ends when its last page was.
     pub(super) fn feed_report(&mut self, wall: SystemTime) {

@@ -168,6 +168,38 @@ fn b07_b08_a_flood_of_report_requests_holds_one_report_one_page_at_a_time() {
 }
 
 #[test]
+fn b07_a_page_the_csms_refuses_ends_the_report_without_a_gap() {
+    let mut h = capable();
+    let (_, effects) = call(
+        &mut h,
+        "GetBaseReport",
+        json!({"requestId": 3, "reportBase": "FullInventory"}),
+    );
+    let first = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send(t) if t.contains("NotifyReport") => serde_json::from_str::<Value>(t).ok(),
+            _ => None,
+        })
+        .expect("the first page goes out");
+    assert_eq!(first[3]["tbc"], true);
+    let mut after = h.receive(json!([4, first[1], "InternalError", "busy", {}]));
+    after.extend(h.pump());
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, Effect::Send(t) if t.contains("NotifyReport"))),
+        "no page 1 after a lost page 0: {after:?}"
+    );
+    let (reply, _) = call(
+        &mut h,
+        "GetBaseReport",
+        json!({"requestId": 4, "reportBase": "SummaryInventory"}),
+    );
+    assert_eq!(reply["status"], "Accepted");
+}
+
+#[test]
 fn b05_template_variables_are_written_only_within_their_range() {
     use crate::ocpp::messages::{DataType, Mutability};
     use crate::station::device_model::ExternalVariable;
