@@ -1,6 +1,7 @@
 //! Shared fixtures for the device-model tests.
 
 mod access;
+mod honesty;
 mod report;
 mod store;
 
