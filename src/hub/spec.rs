@@ -302,3 +302,58 @@ fn station_settings(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::device::{ModbusTable, PollClass};
+    use crate::mapping::{Access, DataType, Order, Source, Variable};
+
+    fn voltage(phase: Option<Phase>) -> Variable {
+        let name = OcppName::Measurand("Voltage".into());
+        Variable {
+            component: "EVSE".into(),
+            variable: "Voltage".into(),
+            ocpp_name: name,
+            phase,
+            source: Source::Modbus {
+                table: ModbusTable::HoldingRegister,
+                address: 0,
+                count: 1,
+                order: Order::Abcd,
+            },
+            data_type: DataType::U16,
+            bit: None,
+            access: Access::Read,
+            poll: PollClass::Slow,
+            scale: 1.0,
+            offset_value: 0.0,
+            unit: None,
+            enum_map: BTreeMap::new(),
+            min: None,
+            max: None,
+        }
+    }
+
+    fn phases(of: &[Option<Phase>]) -> u8 {
+        supply_phases(&Template {
+            id: "t".into(),
+            description: String::new(),
+            extends: None,
+            vendor_name: None,
+            model: None,
+            variables: of.iter().map(|p| voltage(*p)).collect(),
+        })
+    }
+
+    #[test]
+    fn supply_phases_follow_the_templates_phases() {
+        assert_eq!(phases(&[Some(Phase::L1N)]), 1);
+        assert_eq!(phases(&[Some(Phase::L1), None]), 1);
+        assert_eq!(phases(&[Some(Phase::L1N), Some(Phase::L2N)]), 3);
+        assert_eq!(phases(&[Some(Phase::L3)]), 3);
+        assert_eq!(phases(&[None]), 3, "no per-phase value: three-phase AC");
+    }
+}
