@@ -16,7 +16,8 @@ usage: ocpp-gw <command> [options]
 
 commands:
   run [--config PATH]            run the gateway (default config /etc/ocpp-gw/ocpp-gw.toml)
-  check-config [PATH]            validate a config and its templates; exit 2 on errors
+  check-config [PATH]            validate a config, its templates, TLS files and paths
+                                 as run loads them; exit 2 on errors
   demo [--chargers N] [--duration SECONDS] [--admin ADDR]
                                  simulated chargers + local CSMS + gateway on loopback,
                                  admin API and status page on ADDR (127.0.0.1:8080)
@@ -262,7 +263,13 @@ fn parse_diag(rest: &[&str]) -> Result<Command, String> {
             while let Some(flag) = flags.next_flag()? {
                 match flag {
                     "--config" => config = PathBuf::from(flags.value(flag)?),
-                    "--station" => station = Some(flags.value(flag)?.to_string()),
+                    "--station" => {
+                        let id = flags.value(flag)?;
+                        if let Some(problem) = crate::config::ocpp_id_problem(id) {
+                            return Err(format!("diag csms: --station: {problem}"));
+                        }
+                        station = Some(id.to_string());
+                    }
                     _ => return Err(format!("diag csms: unknown option {flag}")),
                 }
             }
@@ -415,6 +422,12 @@ mod tests {
         assert!(p(&["token", "new", "--role", "root"]).is_err());
         assert!(p(&["token"]).is_err());
         assert!(p(&["diag"]).is_err());
+        let odd = p(&["diag", "csms", "--station", "CP\"\n1"]).unwrap_err();
+        assert!(
+            odd.contains("--station") && odd.contains("A-Z a-z 0-9"),
+            "{odd}"
+        );
+        assert!(p(&["diag", "csms", "--station", &"C".repeat(49)]).is_err());
         assert!(p(&["diag", "modbus-tcp", "--unit", "1", "read", "coil", "0"]).is_err());
         assert!(p(&["diag", "modbus-tcp", "--host", "h", "read", "coil", "0"]).is_err());
         assert!(p(&[

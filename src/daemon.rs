@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::admin::{AdminError, AdminServer, AdminSettings};
+use crate::admin::{AdminError, AdminServer, AdminSettings, MAX_CONNECTIONS};
 use crate::chan::{self, SendError};
-use crate::config::{self, Config, Protocol};
+use crate::config::{self, Config, ConfigErrors, Protocol};
 use crate::device::{BusCmd, DeviceEvent, PoolCmd, WorkerCmd};
 use crate::echonet;
+use crate::fdlimit;
 use crate::hub::{charger_specs, Control, Hub, Inbox, Query, Workers};
 use crate::journal::Journal;
 use crate::metrics;
@@ -20,6 +21,7 @@ use crate::modbus::pool::spawn_tcp_pool;
 use crate::modbus::rtu_bus::spawn_rtu_bus;
 use crate::modbus::settings::{pool_settings, rtu_bus_settings};
 use crate::ocpp::link::{self, LinkEvent, LinkHandle, LinkSettings, TlsFiles};
+use crate::preflight::{self, Loaded};
 use crate::sdnotify::{self, Notifier, Watchdog};
 use crate::watch;
 
@@ -32,13 +34,30 @@ const ADMIN_CAPACITY: usize = 64;
 /// How long `stop` waits for worker threads before leaving them to the process exit.
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
 
+/// Raises the open-file limit to what the configured stations and admin listeners need (the
+/// soft limit up to the hard one), and warns when even the hard limit is too low.
+fn raise_fd_limit(config: &Config) {
+    let listeners = usize::from(config.system.admin.is_some())
+        + usize::from(config.system.metrics.prometheus_port.is_some());
+    let needed = fdlimit::needed(config.devices.len(), listeners, MAX_CONNECTIONS);
+    match fdlimit::raise(needed) {
+        Ok((limit, false)) => log::debug!("open-file limit {limit} (needed {needed})"),
+        Ok((limit, true)) => log::warn!(
+            "open-file limit {limit} is below the {needed} that {} device(s) need; raise the hard \
+             limit (LimitNOFILE= in the systemd unit)",
+            config.devices.len()
+        ),
+        Err(e) => log::warn!("cannot raise the open-file limit to {needed}: {e}"),
+    }
+}
+
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("cannot start thread: {0}")]
     Thread(#[from] std::io::Error),
-    #[error("CSMS TLS settings: {0}")]
-    Tls(#[from] link::TlsError),
+    #[error("{0}")]
+    Preflight(#[from] ConfigErrors),
     #[error("{0}")]
     Admin(#[from] AdminError),
 }
@@ -77,15 +96,24 @@ impl Worker {
 }
 
 impl Daemon {
-    /// Starts every worker for `config`'s devices and their stations.
+    /// Loads what `config` names ([`preflight::load`]) and starts every worker for its devices
+    /// and their stations.
     pub fn start(config: &Config) -> Result<Daemon, DaemonError> {
+        let loaded = preflight::load(config)?;
+        Daemon::start_loaded(config, loaded)
+    }
+
+    /// Starts every worker for `config`'s devices and their stations, with what
+    /// [`preflight::load`] loaded for it.
+    pub fn start_loaded(config: &Config, loaded: Loaded) -> Result<Daemon, DaemonError> {
         metrics::mark_start();
+        raise_fd_limit(config);
         let (device_tx, device_rx) = crossbeam_channel::bounded::<DeviceEvent>(HUB_INBOX_CAPACITY);
         let (link_tx, link_rx) = crossbeam_channel::bounded::<LinkEvent>(HUB_INBOX_CAPACITY);
         let (control_tx, control_rx) = crossbeam_channel::bounded::<Control>(16);
         let (admin_tx, admin_rx) = crossbeam_channel::bounded::<Query>(ADMIN_CAPACITY);
 
-        let tls = tls_config(config)?;
+        let tls = loaded.csms_tls;
         let (link, link_thread) = link::spawn(LinkSettings::default(), link_tx)?;
         let mut threads = Vec::new();
         let (pool_tx, pool_rx) = crossbeam_channel::bounded::<PoolCmd>(WORKER_CAPACITY);
@@ -156,23 +184,25 @@ impl Daemon {
             admin: None,
             prometheus: None,
         };
-        if let Err(e) = daemon.start_admin(config, &admin_tx) {
+        if let Err(e) = daemon.start_admin(config, loaded.admin, &admin_tx) {
             daemon.stop();
             return Err(e.into());
         }
         Ok(daemon)
     }
 
-    fn start_admin(&mut self, config: &Config, hub: &Sender<Query>) -> Result<(), AdminError> {
+    fn start_admin(
+        &mut self,
+        config: &Config,
+        admin: Option<AdminSettings>,
+        hub: &Sender<Query>,
+    ) -> Result<(), AdminError> {
         let system = &config.system;
-        if let Some(admin) = &system.admin {
-            let mut settings =
-                AdminSettings::from_config(admin, &system.security, &config.csms.url)?;
-            settings.config_path = Some(config.path.clone());
+        if let Some(settings) = admin {
             self.admin = Some(AdminServer::start(settings, hub.clone())?);
         }
         if let Some(port) = system.metrics.prometheus_port {
-            let settings = AdminSettings::metrics_only(port);
+            let settings = AdminSettings::metrics_only(system.metrics.prometheus_bind, port);
             self.prometheus = Some(AdminServer::start(settings, hub.clone())?);
         }
         Ok(())
@@ -287,10 +317,10 @@ fn join_by(thread: JoinHandle<()>, name: &str, deadline: Instant) {
 /// `system.watch_config`, a change to the config file or a template) reloads the config.
 /// Under systemd (`Type=notify`) it reports readiness and shutdown, and pings the watchdog
 /// while the hub runs.
-pub fn run_until_signal(config: &Config) -> Result<(), DaemonError> {
+pub fn run_until_signal(config: &Config, loaded: Loaded) -> Result<(), DaemonError> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
-    let daemon = Daemon::start(config)?;
+    let daemon = Daemon::start_loaded(config, loaded)?;
     log::info!(
         "ocpp-gw {} running {} device(s) for {}",
         env!("CARGO_PKG_VERSION"),

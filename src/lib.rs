@@ -13,6 +13,7 @@ pub mod demo;
 pub mod device;
 pub mod diag;
 pub mod echonet;
+pub mod fdlimit;
 pub mod health;
 pub mod hub;
 pub mod journal;
@@ -21,6 +22,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod modbus;
 pub mod ocpp;
+pub mod preflight;
 pub mod sdnotify;
 #[cfg(feature = "sim")]
 pub mod sim;

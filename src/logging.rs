@@ -1,5 +1,11 @@
 //! Log set-up: `log` + `env_logger` to stderr (where journald picks it up) or to a file rotated
 //! by size, and the most recent lines kept in memory for the admin API's logs route.
+//!
+//! Secrets never reach a log at any level: other crates log at most at info (tungstenite and
+//! rustls dump frames and handshakes below that), whatever the config or `RUST_LOG` ask, and
+//! every record is redacted ([`redact`]) before it reaches the file, stderr or the ring.
+
+mod redact;
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -65,21 +71,54 @@ pub fn init_with(settings: &LogSettings) {
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }
-    // tungstenite traces the whole upgrade request, Authorization header included.
-    builder.filter_module(
-        "tungstenite::handshake::client",
-        settings.level.min(LevelFilter::Debug),
-    );
     builder.format_timestamp_millis();
     builder.target(env_logger::Target::Pipe(Box::new(Tee {
         sink,
         partial: Vec::new(),
     })));
+    let inner = builder.build();
+    let max = inner.filter();
     // A second call (tests, demo) keeps the first logger.
-    if builder.try_init().is_ok() {
+    if log::set_boxed_logger(Box::new(Capped { inner })).is_ok() {
+        log::set_max_level(max);
         if let Some(failure) = failure {
             log::warn!("cannot open the log file, logging to stderr: {failure}");
         }
+    }
+}
+
+/// The most a log target may log: ours (and the audit lines) anything, other crates at most
+/// info, since below that tungstenite logs whole frames and upgrade requests.
+fn ceiling(target: &str) -> LevelFilter {
+    let ours = target == "audit"
+        || target
+            .strip_prefix("ocpp_gw")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"));
+    if ours {
+        LevelFilter::Trace
+    } else {
+        LevelFilter::Info
+    }
+}
+
+/// env_logger's filter, then [`ceiling`], which neither the config nor `RUST_LOG` can lift.
+struct Capped {
+    inner: env_logger::Logger,
+}
+
+impl log::Log for Capped {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= ceiling(metadata.target()) && self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.inner.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
     }
 }
 
@@ -108,7 +147,8 @@ fn remember(line: &[u8]) {
     ring.push_back(text);
 }
 
-/// env_logger's output: each formatted record goes to the sink and, line by line, to the ring.
+/// env_logger's output: each formatted record is redacted, then goes to the sink and, line by
+/// line, to the ring.
 struct Tee {
     sink: Sink,
     /// The start of a line whose end has not been written yet.
@@ -121,7 +161,11 @@ enum Sink {
 }
 
 impl Write for Tee {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn write(&mut self, raw: &[u8]) -> io::Result<usize> {
+        // env_logger hands over one whole record per write.
+        let text = String::from_utf8_lossy(raw);
+        let redacted = redact::redact(&text);
+        let buf = redacted.as_bytes();
         match &mut self.sink {
             Sink::Stderr => io::stderr().write_all(buf)?,
             Sink::File(file) => {
@@ -137,7 +181,7 @@ impl Write for Tee {
             remember(&self.partial[..end]);
             self.partial.drain(..=end);
         }
-        Ok(buf.len())
+        Ok(raw.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -246,5 +290,28 @@ mod tests {
             .filter(|l| l.starts_with("unit-test-ring"))
             .collect();
         assert_eq!(mine, ["unit-test-ring first", "unit-test-ring second"]);
+    }
+
+    #[test]
+    fn tee_redacts_before_the_ring() {
+        let mut tee = Tee {
+            sink: Sink::Stderr,
+            partial: Vec::new(),
+        };
+        tee.write_all(b"unit-test-redact Authorization: Basic c2VjcmV0\n")
+            .unwrap();
+        let lines = recent(RING_LINES);
+        assert!(lines.iter().any(|l| l.starts_with("unit-test-redact")));
+        assert!(!lines.iter().any(|l| l.contains("c2VjcmV0")), "{lines:?}");
+    }
+
+    #[test]
+    fn other_crates_log_at_most_info() {
+        assert_eq!(ceiling("ocpp_gw::station"), LevelFilter::Trace);
+        assert_eq!(ceiling("ocpp_gw"), LevelFilter::Trace);
+        assert_eq!(ceiling("audit"), LevelFilter::Trace);
+        assert_eq!(ceiling("tungstenite::protocol"), LevelFilter::Info);
+        assert_eq!(ceiling("rustls::conn"), LevelFilter::Info);
+        assert_eq!(ceiling("ocpp_gwx"), LevelFilter::Info);
     }
 }

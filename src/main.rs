@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use ocpp_gw::admin::console::{self, Target};
 use ocpp_gw::cli::{self, Command, USAGE};
-use ocpp_gw::{config, daemon, diag, logging};
+use ocpp_gw::{config, daemon, diag, logging, preflight};
 
 /// Where `ocpp-gw status` looks for a token when `--token` is not given.
 const TOKEN_ENV: &str = "OCPPGW_TOKEN";
@@ -29,31 +29,34 @@ fn main() -> ExitCode {
             println!("ocpp-gw {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::CheckConfig { config } => match config::load(&config) {
-            Ok(c) => {
-                println!(
-                    "{}: OK ({} device(s), {} template(s))",
-                    config.display(),
-                    c.devices.len(),
-                    c.templates.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Run { config } => {
-            let config = match config::load(&config) {
-                Ok(c) => c,
+        Command::CheckConfig { config } => {
+            match config::load(&config).and_then(|c| preflight::load(&c).map(|_| c)) {
+                Ok(c) => {
+                    println!(
+                        "{}: OK ({} device(s), {} template(s))",
+                        config.display(),
+                        c.devices.len(),
+                        c.templates.len()
+                    );
+                    ExitCode::SUCCESS
+                }
                 Err(errors) => {
                     eprintln!("{errors}");
-                    return ExitCode::from(2);
+                    ExitCode::from(2)
                 }
-            };
+            }
+        }
+        Command::Run { config } => {
+            let (config, loaded) =
+                match config::load(&config).and_then(|c| preflight::load(&c).map(|l| (c, l))) {
+                    Ok(both) => both,
+                    Err(errors) => {
+                        eprintln!("{errors}");
+                        return ExitCode::from(2);
+                    }
+                };
             logging::init_with(&logging::LogSettings::from_config(&config.system));
-            match daemon::run_until_signal(&config) {
+            match daemon::run_until_signal(&config, loaded) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

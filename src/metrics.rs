@@ -186,8 +186,12 @@ static STATIONS: Family<StationMetrics> = Family::new();
 pub static ADMIN_AUTH_FAILURES: Counter = Counter::new();
 /// Admin API requests refused because the client address failed too often.
 pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
+/// Admin and metrics connections refused at accept (too many, or too few descriptors left).
+pub static ADMIN_CONNECTIONS_REFUSED: Counter = Counter::new();
 /// Journaled messages dropped by the bound policy (`system.journal.max_messages`).
 pub static JOURNAL_DROPPED: Counter = Counter::new();
+/// ECHONET Lite announcements (INF, INFC) dropped because their node sent too many.
+pub static ECHONET_INF_DISCARDED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -347,6 +351,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
     );
     head(
         &mut out,
+        "ocppgw_admin_connections_refused_total",
+        "counter",
+        "Admin and metrics connections refused at accept: too many, or too few descriptors left.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_admin_connections_refused_total {}",
+        ADMIN_CONNECTIONS_REFUSED.get()
+    );
+    head(
+        &mut out,
         "ocppgw_journal_dropped_total",
         "counter",
         "Intermediate transaction messages dropped because the journal was full.",
@@ -355,6 +370,17 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         out,
         "ocppgw_journal_dropped_total {}",
         JOURNAL_DROPPED.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_echonet_inf_discarded_total",
+        "counter",
+        "ECHONET Lite announcements dropped because their node exceeded its INF rate.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_echonet_inf_discarded_total {}",
+        ECHONET_INF_DISCARDED.get()
     );
     if let Some(h) = hub {
         head(

@@ -4,7 +4,9 @@
 mod admin_common;
 mod common;
 
-use admin_common::{loopback, scratch, send, write_config, Answer, Gateway, Tokens, WAIT};
+use admin_common::{
+    loopback, scratch, send, wait_for, write_config, Answer, Gateway, Tokens, WAIT,
+};
 use common::gateway::{assert_records_valid, wait_call, wait_register, wait_status};
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim};
 use ocpp_gw::sim::modbus_charger::{ModbusChargerSim, STATUS_OCCUPIED};
@@ -151,7 +153,8 @@ fn unlock_availability_and_reset_take_the_csms_paths() {
     let ready = wait_status(&s.csms, "CP001", "Available", 0);
 
     let unlock = command(&s, "unlock", op, "").json();
-    assert_eq!(unlock["status"], "Unlocked", "{unlock}");
+    // Accepted: the unlock is written; its outcome reaches the device status, not this answer.
+    assert_eq!(unlock["status"], "Accepted", "{unlock}");
     wait_register(&s.charger, REG_UNLOCK, 1);
 
     let off = command(&s, "availability", op, r#"{"operative": false}"#).json();
@@ -172,5 +175,29 @@ fn unlock_availability_and_reset_take_the_csms_paths() {
         boot.connection > ready.connection,
         "the station reconnected"
     );
+    assert_records_valid(&s.csms);
+}
+
+#[test]
+fn a_write_the_charger_refuses_shows_in_the_device_status_and_reaches_the_csms() {
+    let s = setup("admin-commands-refused-write");
+    let op = Some(s.tokens.operator.as_str());
+    let ready = wait_status(&s.csms, "CP001", "Available", 0);
+    s.charger.bank().set_write_protected(REG_UNLOCK, true);
+    let unlock = command(&s, "unlock", op, "").json();
+    assert_eq!(unlock["status"], "Accepted", "{unlock}");
+    let error = wait_for(WAIT, || {
+        let device = send(&s.url, "GET", "/api/v1/devices/charger-1", op, "").json();
+        device["last_error"]
+            .as_str()
+            .filter(|e| e.contains("Unlock"))
+            .map(str::to_owned)
+    })
+    .expect("the failed write in the device status");
+    assert!(error.contains("Connector.Unlock = Unlock"), "{error}");
+    let event = wait_call(&s.csms, "CP001", "NotifyEvent", ready.seq, |p| {
+        p["eventData"][0]["variable"]["instance"] == "Unlock"
+    });
+    assert_eq!(event.frame[3]["eventData"][0]["techCode"], "WriteFailed");
     assert_records_valid(&s.csms);
 }

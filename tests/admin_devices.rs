@@ -171,6 +171,22 @@ fn a_bad_device_changes_nothing() {
     assert_eq!(missing.status, 422, "{}", missing.body);
     let not_json = send(&s.url, "POST", "/api/v1/devices", admin, "[1]");
     assert_eq!(not_json.status, 400);
+    // An id that would split a log line or break a URL path is refused with its key.
+    for (key, value) in [
+        ("id", "x\"\nINFO forged"),
+        ("id", &"x".repeat(65)),
+        ("ocpp_id", "CP 9"),
+    ] {
+        let mut odd = device("charger-9", "CP009", s.sims[1].addr());
+        odd[key] = json!(value);
+        let answer = send(&s.url, "POST", "/api/v1/devices", admin, &odd.to_string());
+        assert_eq!(answer.status, 422, "{}", answer.body);
+        assert!(
+            answer.body.contains(&format!("{key}: ")) && answer.body.contains("A-Z a-z 0-9"),
+            "{}",
+            answer.body
+        );
+    }
     assert_eq!(std::fs::read_to_string(&s.config).unwrap(), before);
     let dir = s.config.parent().unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir)

@@ -1,5 +1,5 @@
 //! The admin API over HTTPS (`[system.admin] https = true` with the `[system.security]`
-//! certificate): a standard rustls client, the real client address behind the TLS front, and
+//! certificate): a standard rustls client, the real client address in audit lines, and
 //! `ocpp-gw status` trusting the configured certificate.
 
 mod admin_common;

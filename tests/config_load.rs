@@ -48,6 +48,7 @@ fn sample_config_loads() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates")
     );
     assert_eq!(c.system.metrics.prometheus_port, None);
+    assert_eq!(c.system.metrics.prometheus_bind.to_string(), "127.0.0.1");
     assert!(!c.system.watch_config);
     assert_eq!(c.csms.url, "ws://127.0.0.1:9000/ocpp");
     assert_eq!(c.csms.reconnect_interval, Duration::from_secs(30));
@@ -284,6 +285,28 @@ fn duplicate_ocpp_id() {
     expect(
         "duplicate_ocpp_id.toml",
         &[r#"devices[1].ocpp_id: duplicate of devices[0].ocpp_id "CP001""#],
+    );
+}
+
+#[test]
+fn device_ids_are_checked() {
+    expect(
+        "bad_ids.toml",
+        &[
+            r#"devices[0].id: "a\" b\nINFO forged line" must be 1 to 64 characters of A-Z a-z 0-9 . _ -"#,
+            r#"devices[1].id: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" must be 1 to 64 characters of A-Z a-z 0-9 . _ -"#,
+            r#"devices[1].ocpp_id: "CP%2F1" must be 1 to 48 characters of A-Z a-z 0-9 . _ -"#,
+        ],
+    );
+}
+
+#[test]
+fn metrics_bind_must_be_an_address() {
+    expect(
+        "bad_metrics_bind.toml",
+        &[
+            r#"system.metrics.prometheus_bind: "everywhere" is not an IP address (e.g. "127.0.0.1" or "0.0.0.0")"#,
+        ],
     );
 }
 

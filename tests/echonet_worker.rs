@@ -125,7 +125,7 @@ fn device(sim: &EchonetChargerSim, eoj: Option<u32>, poll: Duration) -> EchonetD
 }
 
 #[test]
-fn polls_values_and_reports_announcements_without_a_poll() {
+fn polls_values_and_confirms_an_announcement_with_one_get() {
     let node = sim(1, 0x02A1);
     node.set_property(0xD8, &[0, 0, 0x30, 0x39]);
     let gw = Gateway::start(1);
@@ -136,10 +136,12 @@ fn polls_values_and_reports_announcements_without_a_poll() {
     let gets = node.requests().len();
     node.set_property(0xC7, &[0x41]);
     gw.wait_value(0, &[0x41]);
-    assert_eq!(
-        node.requests().len(),
-        gets,
-        "the INF alone carried the change"
+    // Anyone can send an INF with the node's address: the change is reported once a Get,
+    // long before the next poll, confirms it.
+    let confirm = node.requests().split_off(gets);
+    assert!(
+        matches!(confirm.as_slice(), [(_, Esv::Get)]),
+        "one confirming Get: {confirm:?}"
     );
 }
 

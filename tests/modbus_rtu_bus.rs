@@ -258,27 +258,24 @@ fn damaged_answers_are_retried_rejected_and_counted() {
 }
 
 #[test]
-fn exception_responses_skip_variables_not_the_unit() {
+fn a_unit_refusing_every_read_goes_offline_until_it_answers() {
     let sim = ModbusRtuSim::start([4], None).unwrap();
     sim.set_fault(4, Fault::Exception(ExceptionCode::IllegalDataAddress), None);
     let mut h = Harness::start(settings(&sim), [device(4)]);
-    assert_eq!(h.events.next_of(4), online(4), "an exception is an answer");
+    // A unit refusing everything tells nothing about the charger (issue #12).
+    match h.events.next_of(4) {
+        DeviceEvent::Offline { reason, .. } => {
+            assert!(reason.contains("every read refused"), "{reason}");
+        }
+        other => panic!("expected Offline, got {other:?}"),
+    }
     wait_until("exceptions", || h.counts().exceptions >= 3);
     assert_eq!(h.counts().retries, 0, "exceptions are not retried");
     sim.clear_fault(4);
-    let mut seen = Vec::new();
-    while seen.len() < 2 {
-        match h.events.next_of(4) {
-            DeviceEvent::Values { values, .. } => seen.extend(values),
-            other => panic!("expected values, got {other:?}"),
-        }
-    }
+    assert_eq!(h.events.next_of(4), online(4));
     assert_eq!(
-        seen,
-        [
-            (0, RawValue::Registers(vec![0])),
-            (1, RawValue::Registers(vec![0, 0]))
-        ],
+        h.events.next_of(4),
+        values(4, &[(0, &[0]), (1, &[0, 0])]),
         "values arrive once the unit stops refusing"
     );
     h.shutdown();

@@ -56,11 +56,14 @@ fn e02_cable_first_transaction_from_plug_to_unplug() {
     assert_eq!(p["transactionInfo"]["transactionId"], tx.as_str());
     assert_eq!(p["triggerReason"], "EVCommunicationLost");
     assert_eq!(p["transactionInfo"]["stoppedReason"], "EVDisconnected");
-    let end = &p["meterValue"][0]["sampledValue"][0];
-    assert_eq!(
-        (end["context"].as_str(), end["value"].as_f64()),
-        (Some("Transaction.End"), Some(6500.0))
-    );
+    // SampledDataCtrlr.TxEndedInterval 0: the begin and the end reading, in that order.
+    let reading = |i: usize| {
+        let s = &p["meterValue"][i]["sampledValue"][0];
+        (s["context"].as_str(), s["value"].as_f64())
+    };
+    assert_eq!(p["meterValue"].as_array().map(Vec::len), Some(2));
+    assert_eq!(reading(0), (Some("Transaction.Begin"), Some(5000.0)));
+    assert_eq!(reading(1), (Some("Transaction.End"), Some(6500.0)));
 
     // seqNo without gaps from 0 across every event of the transaction.
     let seqs: Vec<i64> = csms
@@ -178,4 +181,53 @@ fn f01_f03_remote_start_and_stop_reach_the_charger() {
     wait_register(&charger, REG_UNLOCK, 1);
     let errors = common::validate_records(&csms.records());
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn f02_remote_start_after_remote_stop_starts_a_new_transaction() {
+    let (rig, ready) = common::gateway::Rig::booted("f02_after_remote_stop");
+    rig.charger.set_status(1);
+    let started = rig.wait_call("TransactionEvent", ready.seq, |p| {
+        p["eventType"] == "Started"
+    });
+    let first = started.frame[3]["transactionInfo"]["transactionId"].clone();
+    let answer = rig.call(
+        "RequestStopTransaction",
+        serde_json::json!({"transactionId": first}),
+    );
+    assert_eq!(answer["status"], "Accepted");
+    wait_register(&rig.charger, REG_CHARGING, 0);
+    let ended = rig.wait_call("TransactionEvent", started.seq, |p| {
+        p["eventType"] == "Ended"
+    });
+    assert_eq!(ended.frame[3]["triggerReason"], "RemoteStop");
+
+    // The vehicle stays plugged in; the CSMS starts charging again.
+    let answer = rig.call(
+        "RequestStartTransaction",
+        serde_json::json!({"remoteStartId": 99, "idToken": {"idToken": "APP-99", "type": "Central"}}),
+    );
+    assert_eq!(answer["status"], "Accepted");
+    wait_register(&rig.charger, REG_CHARGING, 1);
+    let next = rig.wait_call("TransactionEvent", ended.seq, |p| {
+        p["eventType"] == "Started"
+    });
+    let p = &next.frame[3];
+    assert_eq!(p["triggerReason"], "RemoteStart");
+    assert_eq!(p["transactionInfo"]["remoteStartId"], 99);
+    assert_eq!(p["idToken"]["idToken"], "APP-99");
+    assert_eq!(p["seqNo"], 0);
+    let second = p["transactionInfo"]["transactionId"].clone();
+    assert_ne!(second, first);
+
+    // The energy that flows now is billed to the new transaction.
+    rig.charger.set_power_w(7_400.0);
+    let charging = rig.wait_call("TransactionEvent", next.seq, |p| {
+        p["transactionInfo"]["chargingState"] == "Charging"
+    });
+    assert_eq!(
+        charging.frame[3]["transactionInfo"]["transactionId"],
+        second
+    );
+    common::gateway::assert_records_valid(&rig.csms);
 }

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 /// Holding register of `Control.Reset` in etc/templates/generic_modbus_charger.toml.
 const REG_RESET: u16 = 23;
+/// Holding register of `Control.Charging`.
+const REG_CHARGING: u16 = 20;
 /// Holding register of `Control.CurrentLimit` (0.1 A).
 const REG_CURRENT_LIMIT_DA: u16 = 21;
 
@@ -107,6 +109,22 @@ fn b02_boot_pending_sends_nothing_but_boot_and_answers_the_csms() {
     let second = rig.wait_call("BootNotification", first.seq, |_| true);
     let interval = rig.get_variable("OCPPCommCtrlr", "HeartbeatInterval");
     assert_eq!(interval["attributeStatus"], "Accepted");
+    // B02.FR.05: no transaction is started for the CSMS while pending.
+    let start = rig.call(
+        "RequestStartTransaction",
+        json!({"evseId": 1, "remoteStartId": 7, "idToken": {"idToken": "APP-1", "type": "Central"}}),
+    );
+    assert_eq!(start["status"], "Rejected");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        rig.charger.register(REG_CHARGING),
+        0,
+        "charging never enabled"
+    );
+    // F06 while pending: what the CSMS asks for is sent even before the registration.
+    let trigger = rig.call("TriggerMessage", json!({"requestedMessage": "Heartbeat"}));
+    assert_eq!(trigger["status"], "Accepted");
+    let heartbeat = rig.wait_call("Heartbeat", second.seq, |_| true);
     // F06 while pending: the CSMS may ask for the BootNotification at once.
     rig.csms
         .set_boot_status(None, RegistrationStatus::Accepted, 300);
@@ -115,13 +133,16 @@ fn b02_boot_pending_sends_nothing_but_boot_and_answers_the_csms() {
         json!({"requestedMessage": "BootNotification"}),
     );
     assert_eq!(trigger["status"], "Accepted");
+    let triggered = rig.wait_call("BootNotification", heartbeat.seq, |p| {
+        p["reason"] == "Triggered"
+    });
     let accepted = rig
         .csms
         .wait_for(common::gateway::WAIT, |r| {
             r.dir == Dir::Out && r.frame[0] == 3 && r.frame[2]["status"] == "Accepted"
         })
         .expect("an accepted boot");
-    assert!(accepted.seq > second.seq);
+    assert!(accepted.seq > triggered.seq);
     let started = rig.wait_call("TransactionEvent", accepted.seq, |p| {
         p["eventType"] == "Started"
     });
@@ -137,14 +158,20 @@ fn b02_boot_pending_sends_nothing_but_boot_and_answers_the_csms() {
     let sent = actions(&before);
     assert!(sent.len() >= 3, "{sent:?}");
     assert!(
-        sent.iter().all(|a| a == "BootNotification"),
+        sent.iter()
+            .all(|a| a == "BootNotification" || a == "Heartbeat"),
         "sent while pending: {sent:?}"
+    );
+    assert_eq!(
+        sent.iter().filter(|a| *a == "Heartbeat").count(),
+        1,
+        "only the triggered Heartbeat"
     );
     assert_records_valid(&rig.csms);
 }
 
 #[test]
-fn b03_boot_rejected_is_silent_until_the_interval() {
+fn b03_boot_rejected_refuses_the_csms_until_the_interval_or_a_triggered_boot() {
     let rig = Rig::start(
         "b03_boot_rejected",
         options(RegistrationStatus::Rejected, 3),
@@ -152,20 +179,17 @@ fn b03_boot_rejected_is_silent_until_the_interval() {
     );
     let first = rig.wait_call("BootNotification", 0, |_| true);
     csms_answer(&rig, &first);
-    // The CSMS tries to talk to the rejected station; it must not answer.
-    let ignored = rig
-        .csms
-        .call(
-            STATION,
-            "GetVariables",
-            json!({"getVariableData": [
-                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
-            ]}),
-        )
-        .unwrap();
-    rig.csms
-        .set_boot_status(None, RegistrationStatus::Accepted, 300);
+    // The CSMS tries to talk to the rejected station: refused with SecurityError.
+    let refused = rig.call_frame(
+        "GetVariables",
+        json!({"getVariableData": [
+            {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+        ]}),
+    );
+    assert_eq!(refused[0], 4, "{refused}");
+    assert_eq!(refused[2], "SecurityError");
     let second = rig.wait_call("BootNotification", first.seq, |_| true);
+    assert_eq!(second.frame[3]["reason"], "PowerUp", "its own retry");
     let gap = sent_at(&second).duration_since(sent_at(&first)).unwrap();
     assert!(
         gap >= Duration::from_millis(2900),
@@ -178,15 +202,27 @@ fn b03_boot_rejected_is_silent_until_the_interval() {
         .filter(|r| r.seq > first.seq && r.seq < second.seq && r.dir == Dir::In)
         .collect();
     assert!(
-        between.is_empty(),
-        "station spoke while rejected: {between:#?}"
+        between.iter().all(|r| r.frame[0] == 4),
+        "station sent more than refusals while rejected: {between:#?}"
     );
-    assert!(!rig
-        .csms
-        .records()
-        .iter()
-        .any(|r| r.dir == Dir::In && r.frame[1] == ignored.as_str()));
-    rig.wait_status("Available", second.seq);
+    // The one request a rejected station serves: boot again now.
+    csms_answer(&rig, &second);
+    rig.csms
+        .set_boot_status(None, RegistrationStatus::Accepted, 300);
+    let trigger = rig.call(
+        "TriggerMessage",
+        json!({"requestedMessage": "BootNotification"}),
+    );
+    assert_eq!(trigger["status"], "Accepted");
+    let third = rig.wait_call("BootNotification", second.seq, |p| {
+        p["reason"] == "Triggered"
+    });
+    let gap = sent_at(&third).duration_since(sent_at(&second)).unwrap();
+    assert!(
+        gap < Duration::from_millis(2900),
+        "at once, not after {gap:?}"
+    );
+    rig.wait_status("Available", third.seq);
     assert_records_valid(&rig.csms);
 }
 

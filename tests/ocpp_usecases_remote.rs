@@ -60,7 +60,47 @@ fn f05_unlock_connector() {
     assert_eq!(rig.charger.register(REG_UNLOCK), 0);
     let answer = rig.call("UnlockConnector", json!({"evseId": 1, "connectorId": 1}));
     assert_eq!(answer["status"], "Unlocked");
-    wait_register(&rig.charger, REG_UNLOCK, 1);
+    // Answered from the write's outcome: the charger holds the command already.
+    assert_eq!(rig.charger.register(REG_UNLOCK), 1);
+    assert_records_valid(&rig.csms);
+}
+
+#[test]
+fn f05_f01_writes_the_charger_refuses_are_told_to_the_csms() {
+    let (rig, ready) = Rig::booted("f05_refused_writes");
+    // The charger refuses writes of its unlock and charging commands (exception 2).
+    rig.charger.bank().set_write_protected(REG_UNLOCK, true);
+    rig.charger.bank().set_write_protected(REG_CHARGING, true);
+    let answer = rig.call("UnlockConnector", json!({"evseId": 1, "connectorId": 1}));
+    assert_eq!(
+        answer["status"], "UnlockFailed",
+        "the charger refused the write"
+    );
+    let event = rig.wait_call("NotifyEvent", ready.seq, |p| {
+        p["eventData"][0]["variable"]["instance"] == "Unlock"
+    });
+    let data = &event.frame[3]["eventData"][0];
+    assert_eq!(data["component"]["name"], "Connector");
+    assert_eq!(data["variable"]["name"], "Problem");
+    assert_eq!(data["actualValue"], "true");
+    assert_eq!(data["techCode"], "WriteFailed");
+
+    let answer = rig.call(
+        "RequestStartTransaction",
+        json!({"evseId": 1, "remoteStartId": 9, "idToken": {"idToken": "APP-9", "type": "Central"}}),
+    );
+    assert_eq!(answer["status"], "Accepted");
+    let event = rig.wait_call("NotifyEvent", event.seq, |p| {
+        p["eventData"][0]["variable"]["instance"] == "Charging"
+    });
+    let data = &event.frame[3]["eventData"][0];
+    assert_eq!(
+        data["component"],
+        json!({"name": "EVSE", "evse": {"id": 1}})
+    );
+    assert!(data["techInfo"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Charging = Start not written")));
     assert_records_valid(&rig.csms);
 }
 
@@ -90,6 +130,28 @@ fn f06_trigger_message_for_each_kind() {
     let at = mark();
     assert_eq!(trigger("StatusNotification", Some(1)), "Accepted");
     rig.wait_status("Available", at);
+    assert_eq!(
+        trigger("StatusNotification", None),
+        "Rejected",
+        "F06.FR.12: a status needs its EVSE"
+    );
+    // Triggered meter values are the clock-aligned measurands, not the transaction ones.
+    assert_eq!(
+        rig.set_variable(
+            "AlignedDataCtrlr",
+            "Measurands",
+            "Energy.Active.Import.Register"
+        ),
+        "Accepted"
+    );
+    assert_eq!(
+        rig.set_variable(
+            "SampledDataCtrlr",
+            "TxUpdatedMeasurands",
+            "Power.Active.Import"
+        ),
+        "Accepted"
+    );
     rig.charger.set_energy_wh(4_200);
     rig.charger.set_power_w(1_000.0);
     // Wait until the gateway has read the new energy register before asking for it.
@@ -113,13 +175,31 @@ fn f06_trigger_message_for_each_kind() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
     assert_eq!(meter.frame[3]["evseId"], 1);
+    assert!(
+        !meter.frame[3]["meterValue"][0]["sampledValue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["measurand"] == "Power.Active.Import"),
+        "{}",
+        meter.frame[3]
+    );
     assert_eq!(
         trigger("TransactionEvent", Some(1)),
         "Rejected",
         "no transaction runs"
     );
     assert_eq!(trigger("StatusNotification", Some(7)), "Rejected");
-    assert_eq!(trigger("LogStatusNotification", None), "NotImplemented");
+    for kind in ["LogStatusNotification", "FirmwareStatusNotification"] {
+        let at = mark();
+        assert_eq!(trigger(kind, None), "Accepted", "{kind}");
+        let sent = rig.wait_call(kind, at, |_| true);
+        assert_eq!(
+            sent.frame[3],
+            json!({"status": "Idle"}),
+            "nothing runs here"
+        );
+    }
     assert_eq!(
         trigger("SignChargingStationCertificate", None),
         "NotImplemented"
@@ -239,7 +319,8 @@ fn p01_data_transfer_and_ocpp_j_error_paths() {
             "CostUpdated",
             json!({"totalCost": 1.0, "transactionId": "t"})
         ),
-        "NotImplemented"
+        "NotSupported",
+        "a 2.0.1 action this station does not handle"
     );
     assert_eq!(
         error("RequestStopTransaction", json!({})),

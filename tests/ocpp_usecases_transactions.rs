@@ -8,7 +8,8 @@ mod common;
 
 use std::time::UNIX_EPOCH;
 
-use common::gateway::{assert_records_valid, Rig};
+use common::gateway::{assert_records_valid, status_of, wait_register, Rig, STATION};
+use ocpp_gw::sim::csms::{CsmsOptions, Dir};
 use ocpp_gw::util::time::parse_rfc3339;
 use serde_json::{json, Value};
 
@@ -76,8 +77,11 @@ fn e06_e09_stop_ev_disconnected_ends_a_remote_start_and_the_token_does_not_carry
     assert_eq!(p["transactionInfo"]["transactionId"], tx);
     assert_eq!(p["triggerReason"], "EVCommunicationLost");
     assert_eq!(p["transactionInfo"]["stoppedReason"], "EVDisconnected");
-    assert_eq!(first_sample(p)["context"], "Transaction.End");
-    assert_eq!(first_sample(p)["value"], 1800.0);
+    let end = &p["meterValue"][1]["sampledValue"][0];
+    assert_eq!(end["context"], "Transaction.End");
+    assert_eq!(end["value"], 1800.0);
+    // E06/E09: the state the EVSE is in once the cable is out, not the last one sent.
+    assert_eq!(p["transactionInfo"]["chargingState"], "Idle");
     let free = rig.wait_status("Available", ended.seq);
 
     // The next vehicle starts a transaction of its own, without the earlier token.
@@ -277,5 +281,72 @@ fn j01_j02_clock_aligned_meter_values_outside_and_inside_a_transaction() {
         started.frame[3]["transactionInfo"]["transactionId"]
     );
 
+    assert_records_valid(&rig.csms);
+}
+
+/// Holding register of `Control.Charging` in etc/templates/generic_modbus_charger.toml.
+const REG_CHARGING: u16 = 20;
+
+#[test]
+fn e05_invalid_token_stops_energy() {
+    let (rig, ready) = Rig::booted("e05_invalid_token");
+    rig.csms.set_transaction_token_status("STOLEN", "Invalid");
+    rig.charger.set_energy_wh(1_000);
+    let answer = rig.call(
+        "RequestStartTransaction",
+        json!({"remoteStartId": 12, "idToken": {"idToken": "STOLEN", "type": "Central"}}),
+    );
+    assert_eq!(answer["status"], "Accepted");
+    wait_register(&rig.charger, REG_CHARGING, 1);
+    rig.charger.set_status(1);
+    rig.charger.set_power_w(7_000.0);
+    let started = rig.wait_call("TransactionEvent", ready.seq, |p| {
+        p["eventType"] == "Started"
+    });
+    assert_eq!(started.frame[3]["idToken"]["idToken"], "STOLEN");
+    let verdict = rig
+        .csms
+        .wait_for(common::gateway::WAIT, |r| {
+            r.dir == Dir::Out && r.frame[0] == 3 && r.frame[1] == started.frame[1]
+        })
+        .expect("the CSMS answered the Started event");
+    assert_eq!(verdict.frame[2]["idTokenInfo"]["status"], "Invalid");
+
+    // StopTxOnInvalidId is true by default: energy stops and the transaction ends.
+    wait_register(&rig.charger, REG_CHARGING, 0);
+    let ended = rig.wait_call("TransactionEvent", started.seq, |p| {
+        p["eventType"] == "Ended"
+    });
+    let p = &ended.frame[3];
+    assert_eq!(p["triggerReason"], "Deauthorized");
+    assert_eq!(p["transactionInfo"]["stoppedReason"], "DeAuthorized");
+    assert_eq!(
+        p["transactionInfo"]["transactionId"],
+        started.frame[3]["transactionInfo"]["transactionId"]
+    );
+    assert_records_valid(&rig.csms);
+}
+
+#[test]
+fn g01_no_connector_status_before_the_first_device_reading() {
+    let rig = Rig::start("g01_first_reading", CsmsOptions::default(), "");
+    // A vehicle is plugged in, and the charger is slow to answer its first poll.
+    rig.charger.set_silent(true);
+    rig.charger.set_status(1);
+    rig.wait_call("BootNotification", 0, |_| true);
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    rig.charger.set_silent(false);
+    let occupied = rig.wait_status("Occupied", 0);
+    let statuses: Vec<String> = rig
+        .csms
+        .records()
+        .iter()
+        .filter(|r| r.station == STATION && r.seq <= occupied.seq)
+        .filter_map(|r| status_of(r).map(String::from))
+        .collect();
+    assert!(
+        !statuses.iter().any(|s| s == "Available"),
+        "a status the device never gave: {statuses:?}"
+    );
     assert_records_valid(&rig.csms);
 }

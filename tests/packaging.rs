@@ -369,6 +369,8 @@ fn systemd_unit_runs_unprivileged_and_hardened() {
         ("CapabilityBoundingSet", ""),
         ("PrivateTmp", "yes"),
         ("ProtectHome", "yes"),
+        // The daemon cannot raise it itself under SystemCallFilter=~@resources.
+        ("LimitNOFILE", "65536"),
     ];
     for (key, value) in required {
         let values: Vec<&str> = service

@@ -420,8 +420,9 @@ fn an_unusable_key_file_stops_the_gateway_naming_the_file() {
     );
     let mut gw = Gateway::start(&config, dir.join("gateway.log"));
 
+    // A configuration problem, found before anything starts: exit 2, as check-config.
     let status = gw.wait_exit();
-    assert_eq!(status.code(), Some(1), "{}", gw.log_text());
+    assert_eq!(status.code(), Some(2), "{}", gw.log_text());
     gw.wait_log(&[&key_file.display().to_string(), "no private key"]);
 }
 

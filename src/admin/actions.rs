@@ -1,7 +1,5 @@
 //! The mutating routes: operator commands for a station and device add/update/delete.
 
-use std::io::Read;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -11,9 +9,6 @@ use super::Context;
 use crate::config::{self, DeviceEdit, EditError};
 use crate::hub::Query;
 use crate::station::local::{CommandOutcome, LocalCommand};
-
-/// Largest request body read; a device table is far smaller.
-const MAX_BODY: u64 = 64 * 1024;
 
 /// Which operator command a route gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,18 +153,4 @@ fn edit_error(e: &EditError) -> Reply {
             Reply::error(500, &e.to_string())
         }
     }
-}
-
-/// The request body, at most [`MAX_BODY`] bytes.
-pub(super) fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Reply> {
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(MAX_BODY + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Reply::error(400, &format!("cannot read the request body: {e}")))?;
-    if body.len() as u64 > MAX_BODY {
-        return Err(Reply::error(413, "the request body is too large"));
-    }
-    Ok(body)
 }

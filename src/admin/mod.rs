@@ -1,10 +1,11 @@
 //! The admin server: REST API under `/api/v1`, the status page at `/` and Prometheus metrics at
-//! `/metrics`, on `tiny_http`, over HTTP or HTTPS.
+//! `/metrics`, over HTTP or HTTPS, on a small blocking HTTP/1.1 server of our own ([`server`]).
 //!
-//! Two handler threads take requests from tiny_http's queue, so one slow client cannot stall
-//! the API. Everything about devices and stations is asked of the hub ([`crate::hub::Query`])
-//! with a deadline; nothing here touches station state. HTTPS is served by a TLS front
-//! ([`tls`]) that terminates rustls connections and relays them to tiny_http on loopback.
+//! No listener can take the daemon down or silence it: connections are capped per listener and
+//! per client address, a reserve of descriptors is kept for the stations, and each connection
+//! has total deadlines for its head, body and answer on its own thread (see [`server`]).
+//! Everything about devices and stations is asked of the hub ([`crate::hub::Query`]) with a
+//! deadline; nothing here touches station state.
 //!
 //! `/`, `/metrics`, `/api/v1/health` and `/api/v1/openapi.json` need no token: the page and the
 //! metrics are what an installer's laptop and a Prometheus scraper read, and the server listens
@@ -13,20 +14,20 @@
 mod actions;
 mod auth;
 pub mod client;
+mod conn;
 pub mod console;
+mod http;
 mod page;
 mod routes;
-mod tls;
+mod server;
 mod views;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -34,10 +35,9 @@ use crate::config::{AdminConfig, SecurityConfig, TokenConfig};
 use crate::hub::Query;
 
 pub use auth::{hex, new_token, sha256, TOKEN_PREFIX};
+pub use server::{FD_RESERVE, MAX_CONNECTIONS, MAX_PER_CLIENT};
 
-/// Threads taking requests from tiny_http.
-const HANDLER_THREADS: usize = 2;
-/// How long `stop` waits for a handler still writing to a slow client.
+/// How long `stop` waits for a connection still writing to a slow client.
 const STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the admin server could not start.
@@ -45,8 +45,6 @@ const STOP_WAIT: Duration = Duration::from_secs(1);
 pub enum AdminError {
     #[error("admin server: cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
-    #[error("admin server: cannot start thread: {0}")]
-    Thread(#[from] std::io::Error),
     #[error("admin server: {path}: {reason}")]
     Pem { path: String, reason: String },
     #[error("admin server: TLS settings: {0}")]
@@ -102,10 +100,11 @@ impl AdminSettings {
         })
     }
 
-    /// A plain-HTTP `/metrics` listener on every interface at `port`, for remote scrapers.
-    pub fn metrics_only(port: u16) -> AdminSettings {
+    /// A plain-HTTP `/metrics` listener on `ip` (loopback unless configured otherwise) at
+    /// `port`, for scrapers.
+    pub fn metrics_only(ip: IpAddr, port: u16) -> AdminSettings {
         AdminSettings {
-            bind: SocketAddr::from(([0, 0, 0, 0], port)),
+            bind: SocketAddr::new(ip, port),
             surface: Surface::MetricsOnly,
             tls: None,
             tokens: Vec::new(),
@@ -137,7 +136,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// State shared by the handler threads.
+/// State shared by the connection threads.
 struct Context {
     surface: Surface,
     tokens: auth::Tokens,
@@ -145,63 +144,17 @@ struct Context {
     hub: Sender<Query>,
     csms_url: String,
     config_path: Option<PathBuf>,
-    /// For HTTPS: the real client behind each relayed connection.
-    peers: Option<Arc<tls::PeerMap>>,
-}
-
-impl Context {
-    /// The address the request really came from (through the TLS front, its client's).
-    fn client_ip(&self, request: &tiny_http::Request) -> IpAddr {
-        let seen = request
-            .remote_addr()
-            .copied()
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        match &self.peers {
-            Some(peers) => peers.client_of(seen).unwrap_or(seen).ip(),
-            None => seen.ip(),
-        }
-    }
 }
 
 /// A running admin listener.
 pub struct AdminServer {
-    addr: SocketAddr,
     https: bool,
-    server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
-    handlers: Vec<JoinHandle<()>>,
-    /// Disconnects when every handler thread has returned.
-    handlers_done: Receiver<()>,
-    front: Option<tls::TlsFront>,
+    listener: server::Listener,
 }
 
 impl AdminServer {
     /// Binds and starts serving; `hub` takes the questions about devices and stations.
     pub fn start(settings: AdminSettings, hub: Sender<Query>) -> Result<AdminServer, AdminError> {
-        let (server, front, peers) = match &settings.tls {
-            None => (listen(settings.bind)?, None, None),
-            Some(config) => {
-                let backend = listen(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-                let backend_addr = ip_addr(&backend, settings.bind)?;
-                let peers = Arc::new(tls::PeerMap::default());
-                let front = tls::TlsFront::start(
-                    settings.bind,
-                    Arc::clone(config),
-                    backend_addr,
-                    Arc::clone(&peers),
-                )
-                .map_err(|e| AdminError::Bind {
-                    addr: settings.bind,
-                    reason: e.to_string(),
-                })?;
-                (backend, Some(front), Some(peers))
-            }
-        };
-        let server = Arc::new(server);
-        let addr = match &front {
-            Some(front) => front.addr(),
-            None => ip_addr(&server, settings.bind)?,
-        };
         let context = Arc::new(Context {
             surface: settings.surface,
             tokens: auth::Tokens::new(settings.tokens),
@@ -211,50 +164,30 @@ impl AdminServer {
             hub,
             csms_url: settings.csms_url,
             config_path: settings.config_path,
-            peers,
         });
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (done_tx, handlers_done) = crossbeam_channel::bounded::<()>(0);
-        let mut handlers = Vec::with_capacity(HANDLER_THREADS);
-        for i in 0..HANDLER_THREADS {
-            let (server, context, stopping) = (
-                Arc::clone(&server),
-                Arc::clone(&context),
-                Arc::clone(&stopping),
-            );
-            let done = done_tx.clone();
-            handlers.push(
-                std::thread::Builder::new()
-                    .name(format!("admin-{i}"))
-                    .spawn(move || {
-                        serve(&server, &context, &stopping);
-                        drop(done);
-                    })?,
-            );
-        }
-        let https = front.is_some();
+        let https = settings.tls.is_some();
+        let listener =
+            server::Listener::start(settings.bind, settings.tls, context).map_err(|e| {
+                AdminError::Bind {
+                    addr: settings.bind,
+                    reason: e.to_string(),
+                }
+            })?;
         log::info!(
-            "admin server: {} on {}://{addr}",
+            "admin server: {} on {}://{}",
             match settings.surface {
                 Surface::Full => "API, status page and metrics",
                 Surface::MetricsOnly => "metrics",
             },
             if https { "https" } else { "http" },
+            listener.addr(),
         );
-        Ok(AdminServer {
-            addr,
-            https,
-            server,
-            stopping,
-            handlers,
-            handlers_done,
-            front,
-        })
+        Ok(AdminServer { https, listener })
     }
 
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.addr()
     }
 
     /// `http://addr` or `https://addr`.
@@ -262,62 +195,13 @@ impl AdminServer {
         format!(
             "{}://{}",
             if self.https { "https" } else { "http" },
-            self.addr
+            self.addr()
         )
     }
 
-    /// Stops accepting, lets the handlers finish the request they are on (for at most a
-    /// second: a client that does not read its answer is left to the process exit), and joins
-    /// them.
+    /// Stops accepting and lets the connections in progress finish (for at most a second: a
+    /// client that does not read its answer is left to its write deadline).
     pub fn stop(self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        if let Some(front) = self.front {
-            front.stop();
-        }
-        for _ in &self.handlers {
-            self.server.unblock();
-        }
-        match self.handlers_done.recv_deadline(Instant::now() + STOP_WAIT) {
-            Err(RecvTimeoutError::Disconnected) => {
-                for handler in self.handlers {
-                    if handler.join().is_err() {
-                        log::error!("admin handler thread panicked");
-                    }
-                }
-            }
-            // Nothing is ever sent; only the end of every handler disconnects the channel.
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {
-                log::warn!("admin server: a handler is still busy with a slow client");
-            }
-        }
-        // Dropping the last reference closes the listener and tiny_http's connections.
-    }
-}
-
-fn listen(bind: SocketAddr) -> Result<tiny_http::Server, AdminError> {
-    tiny_http::Server::http(bind).map_err(|e| AdminError::Bind {
-        addr: bind,
-        reason: e.to_string(),
-    })
-}
-
-fn ip_addr(server: &tiny_http::Server, bind: SocketAddr) -> Result<SocketAddr, AdminError> {
-    server.server_addr().to_ip().ok_or(AdminError::Bind {
-        addr: bind,
-        reason: "not an IP listener".into(),
-    })
-}
-
-fn serve(server: &tiny_http::Server, context: &Context, stopping: &AtomicBool) {
-    loop {
-        match server.recv() {
-            Ok(request) => routes::handle(context, request),
-            Err(e) => {
-                if !stopping.load(Ordering::SeqCst) {
-                    log::error!("admin server stopped accepting connections: {e}");
-                }
-                return;
-            }
-        }
+        self.listener.stop(STOP_WAIT);
     }
 }

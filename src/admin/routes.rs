@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::actions::{self, Command, Edit};
 use super::auth::{Auth, Caller};
+use super::http::Head;
 use super::{page, views, Context, Surface};
 use crate::chan::{self, SendError};
 use crate::config;
@@ -202,30 +203,25 @@ impl Reply {
     }
 }
 
-/// Answers one request.
-pub(super) fn handle(ctx: &Context, mut request: tiny_http::Request) {
-    let client = ctx.client_ip(&request);
-    let method = request.method().as_str().to_ascii_uppercase();
-    let url = request.url().to_string();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let authorization = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Authorization"))
-        .map(|h| h.value.as_str().to_owned());
-    let reply = match actions::read_body(&mut request) {
-        Ok(body) => {
-            let call = Call {
-                method: &method,
-                path,
-                query,
-                body: &body,
-            };
-            dispatch(ctx, &call, authorization.as_deref(), client)
-        }
-        Err(reply) => reply,
+/// Answers one request; `body` reads its body, and is called only once the caller is
+/// authorized, so an unauthenticated client cannot make the server wait for a body.
+pub(super) fn handle(
+    ctx: &Context,
+    head: &Head,
+    client: IpAddr,
+    body: impl FnOnce() -> Result<Vec<u8>, Reply>,
+) -> Reply {
+    let method = head.method.to_ascii_uppercase();
+    let (path, query) = head
+        .target
+        .split_once('?')
+        .unwrap_or((head.target.as_str(), ""));
+    let call = Call {
+        method: &method,
+        path,
+        query,
     };
-    respond(request, reply);
+    dispatch(ctx, &call, head.header("Authorization"), client, body)
 }
 
 /// What one request asks for.
@@ -233,10 +229,15 @@ struct Call<'a> {
     method: &'a str,
     path: &'a str,
     query: &'a str,
-    body: &'a [u8],
 }
 
-fn dispatch(ctx: &Context, call: &Call<'_>, authorization: Option<&str>, client: IpAddr) -> Reply {
+fn dispatch(
+    ctx: &Context,
+    call: &Call<'_>,
+    authorization: Option<&str>,
+    client: IpAddr,
+    read_body: impl FnOnce() -> Result<Vec<u8>, Reply>,
+) -> Reply {
     let (method, path) = (call.method, call.path);
     let mut allowed = Vec::new();
     let mut found = None;
@@ -271,7 +272,16 @@ fn dispatch(ctx: &Context, call: &Call<'_>, authorization: Option<&str>, client:
             }
         },
     };
-    let reply = endpoint(ctx, route.endpoint, param.as_deref(), call, caller.as_ref());
+    let reply = match read_body() {
+        Ok(body) => endpoint(
+            ctx,
+            route.endpoint,
+            param.as_deref(),
+            (call, &body),
+            caller.as_ref(),
+        ),
+        Err(reply) => reply,
+    };
     if route.mutating() {
         audit(caller.as_ref(), client, method, path, &reply);
     }
@@ -381,7 +391,7 @@ fn endpoint(
     ctx: &Context,
     endpoint: Endpoint,
     param: Option<&str>,
-    call: &Call<'_>,
+    (call, body): (&Call<'_>, &[u8]),
     caller: Option<&Caller>,
 ) -> Reply {
     let id = param.unwrap_or_default();
@@ -430,8 +440,8 @@ fn endpoint(
             }
         }
         Endpoint::Reload => reload(ctx),
-        Endpoint::Command(command) => actions::command(ctx, id, command, caller, call.body),
-        Endpoint::DeviceEdit(edit) => actions::edit_device(ctx, edit, id, call.body),
+        Endpoint::Command(command) => actions::command(ctx, id, command, caller, body),
+        Endpoint::DeviceEdit(edit) => actions::edit_device(ctx, edit, id, body),
         Endpoint::Logs => match log_lines(call.query) {
             Ok(n) => Reply::json(200, &json!({ "lines": logging::recent(n) })),
             Err(message) => Reply::error(400, &message),
@@ -518,26 +528,6 @@ pub(super) fn ask<T>(
     }
     rx.recv_timeout(HUB_TIMEOUT)
         .map_err(|_| (503, "the gateway core did not answer in time".into()))
-}
-
-fn respond(request: tiny_http::Request, reply: Reply) {
-    // Answers are whole in memory: a Content-Length suits every client, even a minimal one.
-    let mut response = tiny_http::Response::from_data(reply.body)
-        .with_status_code(reply.status)
-        .with_chunked_threshold(usize::MAX);
-    let headers = [
-        ("Content-Type", reply.content_type.to_string()),
-        ("Cache-Control", "no-store".to_string()),
-        ("X-Content-Type-Options", "nosniff".to_string()),
-    ];
-    for (name, value) in headers.into_iter().chain(reply.headers) {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            response.add_header(header);
-        }
-    }
-    if let Err(e) = request.respond(response) {
-        log::debug!("admin: client went away before the answer: {e}");
-    }
 }
 
 #[cfg(test)]

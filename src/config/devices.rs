@@ -94,9 +94,27 @@ pub(super) fn is_template_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// OCPP station identities become a URL path segment: ≤ 48 unreserved characters.
-fn is_ocpp_id(id: &str) -> bool {
-    (1..=48).contains(&id.len())
+/// Longest device id.
+pub const MAX_DEVICE_ID: usize = 64;
+/// Longest OCPP station identity (OCPP 2.0.1 identifierString of the connection URL).
+pub const MAX_OCPP_ID: usize = 48;
+
+/// Why `id` cannot be a device id, if it cannot. Device ids end up in log lines, audit lines,
+/// metric labels and admin URLs, so only characters that cannot split or escape any of them.
+pub fn device_id_problem(id: &str) -> Option<String> {
+    (!is_id(id, MAX_DEVICE_ID))
+        .then(|| format!("{id:?} must be 1 to {MAX_DEVICE_ID} characters of A-Z a-z 0-9 . _ -"))
+}
+
+/// Why `id` cannot be an OCPP station identity, if it cannot: it becomes a URL path segment.
+pub fn ocpp_id_problem(id: &str) -> Option<String> {
+    (!is_id(id, MAX_OCPP_ID))
+        .then(|| format!("{id:?} must be 1 to {MAX_OCPP_ID} characters of A-Z a-z 0-9 . _ -"))
+}
+
+/// 1 to `max` unreserved characters.
+fn is_id(id: &str, max: usize) -> bool {
+    (1..=max).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
@@ -107,17 +125,11 @@ fn is_ocpp_id(id: &str) -> bool {
 fn check_device(i: usize, d: &RawDevice, file: &Path, p: &mut Problems) -> Option<DeviceConfig> {
     let before = p.len();
     let key = |k: &str| format!("devices[{i}].{k}");
-    if d.id.trim().is_empty() {
-        p.add(key("id"), "must not be empty");
+    if let Some(problem) = device_id_problem(&d.id) {
+        p.add(key("id"), problem);
     }
-    if !is_ocpp_id(&d.ocpp_id) {
-        p.add(
-            key("ocpp_id"),
-            format!(
-                "{:?} must be 1 to 48 characters of A-Z a-z 0-9 . _ -",
-                d.ocpp_id
-            ),
-        );
+    if let Some(problem) = ocpp_id_problem(&d.ocpp_id) {
+        p.add(key("ocpp_id"), problem);
     }
     if !is_template_name(&d.template) {
         p.add(
@@ -535,12 +547,20 @@ mod tests {
 
     #[test]
     fn identities() {
-        assert!(is_ocpp_id("CP001"));
-        assert!(is_ocpp_id(&"a".repeat(48)));
-        assert!(!is_ocpp_id(&"a".repeat(49)));
-        assert!(!is_ocpp_id(""));
-        assert!(!is_ocpp_id("CP 1"));
-        assert!(!is_ocpp_id("CP/1"));
+        let ocpp_ok = |id: &str| ocpp_id_problem(id).is_none();
+        assert!(ocpp_ok("CP001"));
+        assert!(ocpp_ok(&"a".repeat(48)));
+        assert!(!ocpp_ok(&"a".repeat(49)));
+        assert!(!ocpp_ok(""));
+        assert!(!ocpp_ok("CP 1"));
+        assert!(!ocpp_ok("CP/1"));
+        let device_ok = |id: &str| device_id_problem(id).is_none();
+        assert!(device_ok("charger-1.a_b"));
+        assert!(device_ok(&"a".repeat(64)));
+        assert!(!device_ok(&"a".repeat(65)));
+        assert!(!device_ok("a\"b"));
+        assert!(!device_ok("a\nb"));
+        assert!(!device_ok(""));
         assert!(is_template_name("generic_modbus_charger"));
         assert!(is_template_name("vendor-x.v2"));
         assert!(!is_template_name("../etc/passwd"));

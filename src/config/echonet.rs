@@ -60,6 +60,13 @@ pub(super) fn check_echonet(raw: RawEchonet, p: &mut Problems) -> EchonetConfig 
             3,
             1..=100,
         )),
+        inf_per_second: narrow(within(
+            "inf_per_second",
+            small(raw.inf_per_second),
+            10,
+            1..=1000,
+        )),
+        inf_burst: narrow(within("inf_burst", small(raw.inf_burst), 20, 1..=1000)),
     }
 }
 
@@ -96,6 +103,8 @@ mod tests {
                 retries: 2,
                 max_in_flight_per_node: 2,
                 offline_after_failures: 3,
+                inf_per_second: 10,
+                inf_burst: 20,
             }
         );
     }
@@ -104,7 +113,8 @@ mod tests {
     fn every_key() {
         let (c, errors) = check(
             "interface = \"192.168.1.10\"\nmulticast_ttl = 4\nresponse_timeout_ms = 500\n\
-             retries = 0\nmax_in_flight_per_node = 1\noffline_after_failures = 5\n",
+             retries = 0\nmax_in_flight_per_node = 1\noffline_after_failures = 5\n\
+             inf_per_second = 2\ninf_burst = 3\n",
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(c.interface, Ipv4Addr::new(192, 168, 1, 10));
@@ -118,13 +128,15 @@ mod tests {
             ),
             (0, 1, 5)
         );
+        assert_eq!((c.inf_per_second, c.inf_burst), (2, 3));
     }
 
     #[test]
     fn bad_values_are_each_reported() {
         let (_, errors) = check(
             "interface = \"eth0\"\nmulticast_ttl = 0\nresponse_timeout_ms = 10\n\
-             retries = 11\nmax_in_flight_per_node = 0\noffline_after_failures = 0\n",
+             retries = 11\nmax_in_flight_per_node = 0\noffline_after_failures = 0\n\
+             inf_per_second = 0\ninf_burst = 1001\n",
         );
         assert_eq!(
             errors,
@@ -135,6 +147,8 @@ mod tests {
                 "gw.toml: echonet.retries: must be between 0 and 10",
                 "gw.toml: echonet.max_in_flight_per_node: must be between 1 and 16",
                 "gw.toml: echonet.offline_after_failures: must be between 1 and 100",
+                "gw.toml: echonet.inf_per_second: must be between 1 and 1000",
+                "gw.toml: echonet.inf_burst: must be between 1 and 1000",
             ]
         );
     }

@@ -23,7 +23,9 @@ use std::sync::Arc;
 use crate::mapping::{Source, Template};
 
 pub use admin::{parse_sha256, AdminConfig, Role, TokenConfig, DEFAULT_ADMIN_BIND};
-pub use devices::MAX_DEVICES_PER_BUS;
+pub use devices::{
+    device_id_problem, ocpp_id_problem, MAX_DEVICES_PER_BUS, MAX_DEVICE_ID, MAX_OCPP_ID,
+};
 pub use edit::{edit_devices, DeviceEdit, EditError};
 pub use error::{ConfigError, ConfigErrors};
 pub use model::{

@@ -54,6 +54,13 @@ pub struct LogRotation {
 pub struct MetricsConfig {
     /// Port of the Prometheus endpoint; `None` = no endpoint.
     pub prometheus_port: Option<u16>,
+    /// Address the Prometheus endpoint listens on (loopback unless configured otherwise).
+    pub prometheus_bind: std::net::IpAddr,
+}
+
+impl MetricsConfig {
+    /// Where the Prometheus endpoint listens when `prometheus_bind` is not given.
+    pub const DEFAULT_BIND: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 }
 
 /// `[system.journal]`: the durable queue of transaction messages.
@@ -126,6 +133,10 @@ pub struct EchonetConfig {
     pub max_in_flight_per_node: u32,
     /// Consecutive failed polls before a device is reported offline.
     pub offline_after_failures: u32,
+    /// Announcements (INF, INFC) a node may send per second, on average.
+    pub inf_per_second: u32,
+    /// Announcements a node may send in a burst above that rate.
+    pub inf_burst: u32,
 }
 
 /// One `[[devices]]` entry.

@@ -55,6 +55,7 @@ pub(super) struct RawLogRotation {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMetrics {
     pub prometheus_port: Option<u16>,
+    pub prometheus_bind: Option<String>,
 }
 
 /// `[system.journal]`.
@@ -100,6 +101,8 @@ pub(super) struct RawEchonet {
     pub retries: Option<u32>,
     pub max_in_flight_per_node: Option<u32>,
     pub offline_after_failures: Option<u32>,
+    pub inf_per_second: Option<u32>,
+    pub inf_burst: Option<u32>,
 }
 
 /// `[[devices]]`; `connection` is typed once `protocol` is known.

@@ -95,6 +95,16 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
             "must be between 1 and 65535",
         );
     }
+    let prometheus_bind = match raw.metrics.prometheus_bind.as_deref() {
+        None => MetricsConfig::DEFAULT_BIND,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            p.add(
+                "system.metrics.prometheus_bind",
+                format!("{text:?} is not an IP address (e.g. \"127.0.0.1\" or \"0.0.0.0\")"),
+            );
+            MetricsConfig::DEFAULT_BIND
+        }),
+    };
     let max_messages = raw
         .journal
         .max_messages
@@ -116,6 +126,7 @@ pub(super) fn check_system(raw: RawSystem, config_dir: &Path, p: &mut Problems) 
         log_rotation,
         metrics: MetricsConfig {
             prometheus_port: raw.metrics.prometheus_port,
+            prometheus_bind,
         },
         journal: JournalConfig { max_messages },
         security,

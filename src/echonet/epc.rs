@@ -96,6 +96,44 @@ pub fn name(eoj: Eoj, epc: u8) -> Option<&'static str> {
     }
 }
 
+/// The EDT length the class table defines for `epc` in an object of `eoj`'s class, where it is
+/// fixed (property maps, instance lists and text have their own structure, or none).
+pub fn edt_len(eoj: Eoj, epc: u8) -> Option<usize> {
+    let class = eoj.class_code();
+    let common = match epc {
+        0x80 | 0x88 | 0x8F | 0x93 => Some(1),
+        0x97 => Some(2),
+        0x8A => Some(3),
+        0x82 | 0x98 => Some(4),
+        _ => None,
+    };
+    if common.is_some() {
+        return common;
+    }
+    if class == CLASS_NODE_PROFILE {
+        return match epc {
+            0xBF | 0xD4 => Some(2),
+            0xD3 => Some(3),
+            _ => None,
+        };
+    }
+    let discharger = class == CLASS_EV_CHARGER_DISCHARGER;
+    if class != CLASS_EV_CHARGER && !discharger {
+        return None;
+    }
+    match epc {
+        0xC7 | 0xCC | 0xCD | 0xD9 | 0xDA | 0xE4 => Some(1),
+        0xD7 | 0xDB if discharger => Some(1),
+        0xD2 | 0xED => Some(2),
+        0xD4 | 0xD5 if discharger => Some(2),
+        0xCA | 0xC5 | 0xCE | 0xCF | 0xD0 | 0xD3 | 0xD8 | 0xE2 | 0xE7 | 0xEB => Some(4),
+        0xC6 | 0xCB | 0xD6 if discharger => Some(4),
+        0xC8 => Some(8),
+        0xC9 if discharger => Some(8),
+        _ => None,
+    }
+}
+
 /// The value of `epc` in an object of `eoj`'s class in words, where the class table knows it.
 pub fn describe(eoj: Eoj, epc: u8, edt: &[u8]) -> Option<String> {
     let class = eoj.class_code();
@@ -224,6 +262,27 @@ mod tests {
             Some("0x02A101")
         );
         assert_eq!(describe(eoj(0x013001), 0xDA, &[0x42]), None, "other class");
+    }
+
+    #[test]
+    fn fixed_sizes_by_class() {
+        assert_eq!(edt_len(eoj(0x02A101), 0xC7), Some(1));
+        assert_eq!(edt_len(eoj(0x02A101), 0xD8), Some(4));
+        assert_eq!(edt_len(eoj(0x02A101), 0xED), Some(2));
+        assert_eq!(edt_len(eoj(0x02A101), 0xD4), None, "discharger only");
+        assert_eq!(edt_len(eoj(0x027E01), 0xD4), Some(2));
+        assert_eq!(edt_len(eoj(0x0EF001), 0xD3), Some(3));
+        assert_eq!(
+            edt_len(eoj(0x0EF001), 0xD6),
+            None,
+            "a list: checked by its decoder"
+        );
+        assert_eq!(
+            edt_len(eoj(0x02A101), 0x9F),
+            None,
+            "a map: checked by its decoder"
+        );
+        assert_eq!(edt_len(eoj(0x013001), 0xC7), None, "other class");
     }
 
     #[test]

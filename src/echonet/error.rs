@@ -58,6 +58,13 @@ pub enum PropertyError {
     /// A list-form property map naming an EPC below 0x80, which no property has.
     #[error("0x{0:02X} is not a property code")]
     NotAnEpc(u8),
+    /// A value whose length differs from the one its property defines.
+    #[error("EPC 0x{epc:02X} is {expected} byte(s), got {len}")]
+    Size {
+        epc: u8,
+        expected: usize,
+        len: usize,
+    },
     /// More entries than the encoding can count.
     #[error("{0} entries do not fit")]
     TooMany(usize),

@@ -1,5 +1,5 @@
 //! ECHONET Lite: the frame and property codecs (sans-IO), the UDP worker that polls EV charger
-//! objects and turns their announcements into device events, discovery, and a blocking client
+//! objects (and polls again to confirm what they announce), discovery, and a blocking client
 //! for `ocpp-gw diag el`.
 
 pub mod client;
@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 pub use error::{FrameError, PropertyError, RequestError};
 pub use frame::{Eoj, Esv, Frame, Property};
 pub use session::{Counters, Datagram, Session};
-pub use settings::Settings;
+pub use settings::{InfLimit, Settings};
 pub use worker::spawn_worker;
 
 /// The ECHONET Lite UDP port, for requests, answers and notifications.

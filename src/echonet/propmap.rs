@@ -82,6 +82,34 @@ pub fn encode_property_map(epcs: &[u8]) -> Result<Vec<u8>, PropertyError> {
     Ok(out)
 }
 
+/// Checks a received value of `epc` in an object of `eoj`'s class against its definition: its
+/// fixed length, or the structure of a property map or instance list. An empty value (a
+/// refused property) passes; unknown properties are not checked.
+pub fn check_edt(eoj: Eoj, epc: u8, edt: &[u8]) -> Result<(), PropertyError> {
+    if edt.is_empty() {
+        return Ok(());
+    }
+    let list = eoj.class_code() == super::CLASS_NODE_PROFILE
+        && matches!(
+            epc,
+            super::epc::INSTANCE_LIST_NOTIFICATION | super::epc::SELF_NODE_INSTANCES
+        );
+    if list {
+        return decode_instance_list(edt).map(drop);
+    }
+    if (super::epc::STATUS_CHANGE_MAP..=super::epc::GET_MAP).contains(&epc) {
+        return decode_property_map(edt).map(drop);
+    }
+    match super::epc::edt_len(eoj, epc) {
+        Some(expected) if edt.len() != expected => Err(PropertyError::Size {
+            epc,
+            expected,
+            len: edt.len(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The objects of an instance list (count, then three bytes per object).
 pub fn decode_instance_list(edt: &[u8]) -> Result<Vec<Eoj>, PropertyError> {
     let (&count, rest) = edt.split_first().ok_or(PropertyError::Empty)?;
@@ -193,6 +221,29 @@ mod tests {
             encode_property_map(&[0x80, 0x10]),
             Err(PropertyError::NotAnEpc(0x10))
         );
+    }
+
+    #[test]
+    fn received_values_are_checked_against_their_definition() {
+        let charger = Eoj::from_u32(0x02A101).unwrap();
+        let profile = Eoj::from_u32(0x0EF001).unwrap();
+        assert_eq!(check_edt(charger, 0xC7, &[0x41]), Ok(()));
+        assert_eq!(check_edt(charger, 0xC7, &[]), Ok(()), "refused: no value");
+        assert_eq!(
+            check_edt(charger, 0xC7, &[0x41, 0x00]),
+            Err(PropertyError::Size {
+                epc: 0xC7,
+                expected: 1,
+                len: 2
+            }),
+            "longer than defined"
+        );
+        assert!(check_edt(charger, 0xD8, &[0, 0, 1]).is_err(), "shorter too");
+        assert!(check_edt(charger, 0x9F, &[2, 0x80, 0xC7, 0xDA]).is_err());
+        assert_eq!(check_edt(charger, 0x9F, &[2, 0x80, 0xC7]), Ok(()));
+        assert!(check_edt(profile, 0xD6, &[1, 2, 0xA1, 1, 0]).is_err());
+        assert_eq!(check_edt(profile, 0xD6, &[1, 2, 0xA1, 1]), Ok(()));
+        assert_eq!(check_edt(charger, 0xE6, &[1; 25]), Ok(()), "not fixed");
     }
 
     #[test]

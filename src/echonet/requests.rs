@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::frame::{Eoj, Esv, Property};
+use super::session::InfBucket;
 use super::tracker::PollPlan;
 use crate::device::DeviceId;
 
@@ -69,4 +70,6 @@ pub(super) struct Node {
     pub(super) queue: VecDeque<Request>,
     /// The objects the node last listed.
     pub(super) instances: Option<Vec<Eoj>>,
+    /// Its announcements' rate limit.
+    pub(super) inf: InfBucket,
 }

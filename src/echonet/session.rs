@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use super::discovery::{first_charger, instance_list};
+use super::discovery::first_charger;
 use super::epc::{hex_list, SELF_NODE_INSTANCES};
 use super::frame::{Esv, Frame, Property};
 use super::requests::{Node, Pending, Purpose, Request};
 use super::settings::Settings;
-use super::tracker::Tracker;
+use super::tracker::{PollPlan, Tracker};
 use super::{CONTROLLER, MULTICAST_GROUP, NODE_PROFILE};
 use crate::chan::{self, SendError};
 use crate::device::{DeviceEvent, DeviceId, EchonetDevice, WriteRequest, WriteValue};
@@ -47,6 +47,10 @@ pub struct Counters {
     pub timeouts: u64,
     /// SNA answers received.
     pub sna: u64,
+    /// Announcements dropped because their node exceeded its INF rate.
+    pub inf_discarded: u64,
+    /// Received property values that did not fit their definition (dropped as if refused).
+    pub bad_values: u64,
 }
 
 /// The worker's whole state.
@@ -205,7 +209,10 @@ impl Session {
             }
         };
         match frame.esv {
-            Esv::Inf | Esv::InfC => self.notification(from, frame, now),
+            Esv::Inf | Esv::InfC => {
+                self.notification(from, frame, now);
+                Ok(())
+            }
             esv if esv.is_request() => {
                 log::trace!("echonet: ignoring {esv} from {from}");
                 Ok(())
@@ -269,7 +276,7 @@ impl Session {
             let Some(t) = self.devices.get_mut(&id) else {
                 continue;
             };
-            t.busy = true;
+            t.started(now);
             let request = match t.eoj {
                 Some(eoj) => {
                     let plan = t.plan(now);
@@ -454,10 +461,29 @@ impl Session {
                 self.written(device, token, result)
             }
             Purpose::Poll { device, plan } => {
+                let outcome = outcome.map(|(ip, mut frame)| {
+                    let props = std::mem::take(&mut frame.props);
+                    frame.props = self.well_formed(ip, frame.seoj, props);
+                    (ip, frame)
+                });
                 let Some(t) = self.devices.get_mut(&device) else {
                     return Ok(());
                 };
                 match outcome {
+                    // An answer without one usable value (all refused or malformed) tells
+                    // nothing about the charger: a failed poll, or the device would stay
+                    // online with values no longer read.
+                    Ok((_, frame))
+                        if matches!(frame.esv, Esv::GetRes | Esv::GetSna)
+                            && no_value(&plan, &frame) =>
+                    {
+                        let reason = format!(
+                            "no usable value in {} for EPC {} (refused or malformed)",
+                            frame.esv.name(),
+                            hex_list(&plan.epcs)
+                        );
+                        t.failed(&reason, offline_after, max_backoff, &self.events, now)
+                    }
                     Ok((_, frame)) if matches!(frame.esv, Esv::GetRes | Esv::GetSna) => {
                         t.answered(&plan, &frame.props, &self.events, now)
                     }
@@ -484,61 +510,6 @@ impl Session {
                     Err(reason) => reason,
                 };
                 t.failed(&reason, offline_after, max_backoff, &self.events, now)
-            }
-        }
-    }
-
-    /// An INF or INFC: answers an INFC, learns instance lists, and reports announced values.
-    fn notification(
-        &mut self,
-        from: SocketAddr,
-        frame: Frame,
-        now: Instant,
-    ) -> Result<(), HubGone> {
-        if frame.esv == Esv::InfC {
-            let props = frame.props.iter().map(|p| Property::empty(p.epc)).collect();
-            let reply = Frame::new(frame.tid, frame.deoj, frame.seoj, Esv::InfCRes, props);
-            if let Ok(bytes) = reply.encode() {
-                self.out.push_back(Datagram { to: from, bytes });
-            }
-        }
-        self.learn_from(from.ip(), &frame, now);
-        for t in self.devices.values_mut() {
-            if t.ip == from.ip() && t.eoj == Some(frame.seoj) {
-                t.announced(&frame.props, &self.events, now)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Records an instance list the node profile at `ip` sent (0xD5 or 0xD6) and binds the
-    /// node's devices configured without an object.
-    fn learn_from(&mut self, ip: IpAddr, frame: &Frame, now: Instant) {
-        let Some(list) = instance_list(frame) else {
-            return;
-        };
-        let Some(node) = self.nodes.get_mut(&ip) else {
-            log::debug!("echonet: node {ip} is not configured; ignoring its instance list");
-            return;
-        };
-        let instances = match list {
-            Ok(l) => l,
-            Err(e) => {
-                self.counters.malformed += 1;
-                log::debug!("echonet: bad instance list from {ip}: {e}");
-                return;
-            }
-        };
-        let charger = first_charger(&instances);
-        node.instances = Some(instances);
-        for t in self.devices.values_mut() {
-            if t.ip == ip && t.device.eoj.is_none() && t.eoj != charger {
-                match charger {
-                    Some(eoj) => log::info!("{}: bound to object {eoj} of {ip}", t.device.name),
-                    None => log::warn!("{}: {ip} lists no EV charger object", t.device.name),
-                }
-                t.eoj = charger;
-                t.poll_now(now);
             }
         }
     }
@@ -572,6 +543,21 @@ fn refused(frame: &Frame) -> Vec<u8> {
     let gets = frame.get_props.iter().filter(|p| p.edt.is_empty());
     first.chain(gets).map(|p| p.epc).collect()
 }
+
+/// Whether an answer to `plan` carries a value for none of the properties it asked for.
+fn no_value(plan: &PollPlan, frame: &Frame) -> bool {
+    !plan.epcs.iter().any(|&epc| {
+        frame
+            .props
+            .iter()
+            .any(|p| p.epc == epc && !p.edt.is_empty())
+    })
+}
+
+#[path = "announcements.rs"]
+mod announcements;
+
+pub(super) use announcements::InfBucket;
 
 #[cfg(test)]
 #[path = "session_tests.rs"]

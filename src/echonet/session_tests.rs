@@ -9,10 +9,10 @@ use super::*;
 use crate::device::{EpcRead, PollClass, RawValue};
 use crate::echonet::{Eoj, PORT};
 
-const NODE: &str = "192.0.2.10";
-const TIMEOUT: Duration = Duration::from_millis(500);
+pub(super) const NODE: &str = "192.0.2.10";
+pub(super) const TIMEOUT: Duration = Duration::from_millis(500);
 
-fn settings() -> Settings {
+pub(super) fn settings() -> Settings {
     Settings {
         response_timeout: TIMEOUT,
         retries: 1,
@@ -22,25 +22,25 @@ fn settings() -> Settings {
     }
 }
 
-fn session(settings: Settings) -> (Session, Receiver<DeviceEvent>) {
+pub(super) fn session(settings: Settings) -> (Session, Receiver<DeviceEvent>) {
     let (tx, rx) = crossbeam_channel::bounded(64);
     (Session::new(settings, tx, 100), rx)
 }
 
-fn ip(s: &str) -> IpAddr {
+pub(super) fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn node_addr(s: &str) -> SocketAddr {
+pub(super) fn node_addr(s: &str) -> SocketAddr {
     SocketAddr::new(ip(s), PORT)
 }
 
-fn charger() -> Eoj {
+pub(super) fn charger() -> Eoj {
     Eoj::from_u32(0x02A101).unwrap()
 }
 
 /// A device reading vehicle status (var 0) and operation mode (var 1).
-fn device(id: u32, eoj: Option<u32>) -> EchonetDevice {
+pub(super) fn device(id: u32, eoj: Option<u32>) -> EchonetDevice {
     EchonetDevice {
         id: DeviceId(id),
         name: format!("el{id}"),
@@ -64,20 +64,20 @@ fn device(id: u32, eoj: Option<u32>) -> EchonetDevice {
 }
 
 /// Everything the session wants sent, decoded.
-fn sent(s: &mut Session) -> Vec<(SocketAddr, Frame)> {
+pub(super) fn sent(s: &mut Session) -> Vec<(SocketAddr, Frame)> {
     std::iter::from_fn(|| s.poll_transmit())
         .map(|d| (d.to, Frame::decode(&d.bytes).unwrap()))
         .collect()
 }
 
 /// The node's answer to `request`.
-fn reply(request: &Frame, esv: Esv, props: Vec<Property>) -> Vec<u8> {
+pub(super) fn reply(request: &Frame, esv: Esv, props: Vec<Property>) -> Vec<u8> {
     Frame::new(request.tid, request.deoj, request.seoj, esv, props)
         .encode()
         .unwrap()
 }
 
-fn values(id: u32, v: &[(usize, &[u8])]) -> DeviceEvent {
+pub(super) fn values(id: u32, v: &[(usize, &[u8])]) -> DeviceEvent {
     DeviceEvent::Values {
         device: DeviceId(id),
         values: v
@@ -87,14 +87,14 @@ fn values(id: u32, v: &[(usize, &[u8])]) -> DeviceEvent {
     }
 }
 
-fn online(id: u32) -> DeviceEvent {
+pub(super) fn online(id: u32) -> DeviceEvent {
     DeviceEvent::Online {
         device: DeviceId(id),
     }
 }
 
 /// Adds device 1 bound to the charger and answers its first poll.
-fn online_device(s: &mut Session, rx: &Receiver<DeviceEvent>, now: Instant) {
+pub(super) fn online_device(s: &mut Session, rx: &Receiver<DeviceEvent>, now: Instant) {
     s.add(device(1, Some(0x02A101)), ip(NODE), now);
     s.tick(now).unwrap();
     let (_, get) = sent(s).pop().unwrap();
@@ -242,47 +242,36 @@ fn get_sna_keeps_the_device_online_without_the_refused_value() {
 }
 
 #[test]
-fn announcements_become_values_at_once_and_infc_is_answered() {
+fn get_sna_of_every_property_fails_the_poll_until_the_node_answers() {
     let (mut s, rx) = session(settings());
-    let now = Instant::now();
-    online_device(&mut s, &rx, now);
-    let node_port = SocketAddr::new(ip(NODE), 40000);
-    let inf = Frame::new(
-        7,
-        charger(),
-        NODE_PROFILE,
-        Esv::Inf,
-        vec![Property::new(0xC7, [0x41])],
-    );
-    s.datagram(node_port, &inf.encode().unwrap(), now).unwrap();
-    assert_eq!(rx.try_recv().unwrap(), values(1, &[(0, &[0x41])]));
-    assert!(sent(&mut s).is_empty(), "INF needs no answer");
-    let infc = Frame::new(
-        8,
-        charger(),
-        CONTROLLER,
-        Esv::InfC,
-        vec![Property::new(0xDA, [0x42])],
-    );
-    s.datagram(node_port, &infc.encode().unwrap(), now).unwrap();
-    assert_eq!(rx.try_recv().unwrap(), values(1, &[(1, &[0x42])]));
-    let out = sent(&mut s);
-    let expected = Frame::new(
-        8,
-        CONTROLLER,
-        charger(),
-        Esv::InfCRes,
-        vec![Property::empty(0xDA)],
-    );
+    let mut t = Instant::now();
+    online_device(&mut s, &rx, t);
+    for _ in 0..2 {
+        t += Duration::from_secs(1);
+        s.tick(t).unwrap();
+        let (_, get) = sent(&mut s).pop().unwrap();
+        let props = vec![Property::empty(0xC7), Property::empty(0xDA)];
+        s.datagram(node_addr(NODE), &reply(&get, Esv::GetSna, props), t)
+            .unwrap();
+    }
     assert_eq!(
-        out,
-        vec![(node_port, expected)],
-        "answered where it came from"
+        rx.try_recv().unwrap(),
+        DeviceEvent::Offline {
+            device: DeviceId(1),
+            reason: "no usable value in Get_SNA for EPC C7 DA (refused or malformed)".into()
+        }
     );
-    // Another node's announcement is not this device's.
-    s.datagram(node_addr("192.0.2.11"), &inf.encode().unwrap(), now)
+    t += Duration::from_secs(2);
+    s.tick(t).unwrap();
+    let (_, get) = sent(&mut s).pop().unwrap();
+    let props = vec![Property::new(0xC7, [0x30]), Property::new(0xDA, [0x44])];
+    s.datagram(node_addr(NODE), &reply(&get, Esv::GetRes, props), t)
         .unwrap();
-    assert!(rx.try_recv().is_err());
+    assert_eq!(rx.try_recv().unwrap(), online(1));
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        values(1, &[(0, &[0x30]), (1, &[0x44])])
+    );
 }
 
 #[test]

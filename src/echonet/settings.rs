@@ -25,6 +25,17 @@ pub struct Settings {
     pub offline_after_failures: u32,
     /// Longest probe interval while a device is offline.
     pub max_backoff: Duration,
+    /// How many announcements (INF, INFC) a node may send; the rest are dropped.
+    pub inf_limit: InfLimit,
+}
+
+/// A token bucket's rate: `per_second` on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InfLimit {
+    /// Tokens added per second (0 behaves as 1).
+    pub per_second: u32,
+    /// Tokens the bucket holds, and so the longest burst (0 behaves as 1).
+    pub burst: u32,
 }
 
 impl Default for Settings {
@@ -38,6 +49,10 @@ impl Default for Settings {
             max_in_flight_per_node: 2,
             offline_after_failures: 3,
             max_backoff: Duration::from_secs(60),
+            inf_limit: InfLimit {
+                per_second: 10,
+                burst: 20,
+            },
         }
     }
 }
@@ -52,6 +67,10 @@ impl Settings {
             retries: c.retries,
             max_in_flight_per_node: usize::try_from(c.max_in_flight_per_node).unwrap_or(usize::MAX),
             offline_after_failures: c.offline_after_failures,
+            inf_limit: InfLimit {
+                per_second: c.inf_per_second,
+                burst: c.inf_burst,
+            },
             ..Settings::default()
         }
     }

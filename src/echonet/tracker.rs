@@ -1,5 +1,6 @@
 //! Per-device bookkeeping of the ECHONET Lite worker, free of I/O: which object it is, when it
-//! is polled, online/offline state with back-off, and which values the hub already has.
+//! is polled (sooner when an announcement must be confirmed), online/offline state with
+//! back-off, and which values the hub already has.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -17,6 +18,9 @@ pub use crate::health::HubGone;
 const CHANNEL: &str = "echonet device events";
 /// Read when a device maps no property, so that its liveness is still known.
 const LIVENESS_EPC: u8 = 0x80;
+/// Shortest time from one poll's start to a poll an announcement asks for: however many INF
+/// arrive (spoofed or not), they make at most one Get per gap.
+const CONFIRM_GAP: Duration = Duration::from_millis(250);
 
 /// The classes one poll reads and the properties it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,10 @@ pub(crate) struct Tracker {
     health: DeviceHealth,
     /// Properties the node refused, so each is logged once, not every poll.
     refused: BTreeSet<u8>,
+    /// When the latest poll started.
+    started: Option<Instant>,
+    /// An announcement since the latest poll started must be confirmed by another poll.
+    confirm: bool,
 }
 
 impl Tracker {
@@ -62,6 +70,8 @@ impl Tracker {
             next: [now; 2],
             health,
             refused: BTreeSet::new(),
+            started: None,
+            confirm: false,
         }
     }
 
@@ -87,6 +97,14 @@ impl Tracker {
             .map(|i| self.next[i])
             .min()
             .or(Some(self.next[0]))
+    }
+
+    /// A request for the device leaves at `now`: nothing else starts until it completes, and
+    /// it confirms every announcement so far.
+    pub(crate) fn started(&mut self, now: Instant) {
+        self.busy = true;
+        self.started = Some(now);
+        self.confirm = false;
     }
 
     /// What a poll started at `now` reads: every class until the device is online (so the
@@ -126,6 +144,7 @@ impl Tracker {
                 *next = now + interval;
             }
         }
+        self.confirm_soon(now);
         if !online {
             return Ok(());
         }
@@ -140,7 +159,7 @@ impl Tracker {
                 _ => {
                     if self.refused.insert(epc) {
                         log::warn!(
-                            "{}: node refused EPC 0x{epc:02X} (Get_SNA); skipping it",
+                            "{}: node refused EPC 0x{epc:02X} (Get_SNA or malformed value); skipping it",
                             self.device.name
                         );
                     }
@@ -161,22 +180,28 @@ impl Tracker {
         self.next = [now; 2];
     }
 
-    /// Records properties the node announced (INF/INFC) and reports the mapped ones that
-    /// changed at once; a device not known to be online is polled instead, so that Online
-    /// and every value reach the hub in order.
-    pub(crate) fn announced(
-        &mut self,
-        props: &[Property],
-        events: &Sender<DeviceEvent>,
-        now: Instant,
-    ) -> Result<(), HubGone> {
-        if !self.is_online() {
-            self.poll_now(now);
-            return Ok(());
-        }
+    /// Takes note of properties the node announced (INF/INFC). Anyone can send an INF with the
+    /// node's address, so a change (or any INF while the device is not online) is not reported:
+    /// the device is polled, no sooner than `CONFIRM_GAP` after the latest poll started, and
+    /// only the node's answer reaches the hub.
+    pub(crate) fn announced(&mut self, props: &[Property], now: Instant) {
         let vars = self.device.reads.iter().map(|r| (r.var, r.epc));
-        let changed = self.changed(vars, props);
-        self.health.report(changed, events)
+        if self.is_online() && self.changed(vars, props).is_empty() {
+            return;
+        }
+        self.confirm = true;
+        self.confirm_soon(now);
+    }
+
+    /// Brings the next poll forward for an announcement to confirm, once no request is out.
+    fn confirm_soon(&mut self, now: Instant) {
+        if self.busy || !self.confirm {
+            return;
+        }
+        let at = self.started.map_or(now, |s| s + CONFIRM_GAP).max(now);
+        for next in &mut self.next {
+            *next = (*next).min(at);
+        }
     }
 
     /// The variables among `vars` whose value in `props` differs from what the hub has.
@@ -210,6 +235,7 @@ impl Tracker {
         self.health
             .failed(reason, offline_after, max_backoff, events)?;
         self.next = [now + self.health.interval(); 2];
+        self.confirm_soon(now);
         Ok(())
     }
 }
@@ -288,24 +314,36 @@ mod tests {
     }
 
     #[test]
-    fn announcements_report_changes_at_once() {
+    fn announced_changes_are_confirmed_by_a_poll_at_most_once_per_gap() {
         let (tx, rx) = crossbeam_channel::bounded(8);
         let now = Instant::now();
         let mut t = tracker(now);
+        t.started(now);
         let plan = t.plan(now);
         t.answered(&plan, &[Property::new(0xC7, [0x30])], &tx, now)
             .unwrap();
         rx.try_iter().for_each(drop);
-        t.announced(&[Property::new(0xC7, [0x41])], &tx, now)
+        let soon = now + Duration::from_millis(10);
+        t.announced(&[Property::new(0xC7, [0x30])], soon);
+        assert_eq!(t.due(), Some(now + Duration::from_secs(1)), "no change");
+        t.announced(&[Property::new(0xC7, [0x41])], soon);
+        assert!(rx.try_recv().is_err(), "an INF alone reports nothing");
+        assert_eq!(t.due(), Some(now + CONFIRM_GAP), "a Get, after the gap");
+
+        let at = now + CONFIRM_GAP;
+        t.started(at);
+        t.announced(&[Property::new(0xC7, [0x40])], at);
+        assert_eq!(t.due(), None, "one request at a time");
+        let plan = t.plan(at);
+        assert_eq!(plan.epcs, vec![0xC7, 0xD8], "the confirming Get reads all");
+        t.answered(&plan, &[Property::new(0xC7, [0x41])], &tx, at)
             .unwrap();
         assert_eq!(rx.try_recv().unwrap(), values(&[(0, &[0x41])]));
-        t.announced(
-            &[Property::new(0xC7, [0x41]), Property::new(0x80, [0x30])],
-            &tx,
-            now,
-        )
-        .unwrap();
-        assert!(rx.try_recv().is_err(), "unchanged and unmapped: nothing");
+        assert_eq!(
+            t.due(),
+            Some(at + CONFIRM_GAP),
+            "announced while the Get was out: confirmed by the next one"
+        );
     }
 
     #[test]
@@ -317,8 +355,7 @@ mod tests {
             .unwrap();
         assert!(matches!(rx.try_recv(), Ok(DeviceEvent::Offline { .. })));
         let later = now + Duration::from_millis(10);
-        t.announced(&[Property::new(0xC7, [0x41])], &tx, later)
-            .unwrap();
+        t.announced(&[Property::new(0xC7, [0x41])], later);
         assert!(rx.try_recv().is_err(), "no Values without Online");
         assert_eq!(t.due(), Some(later));
     }

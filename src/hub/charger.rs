@@ -1,7 +1,7 @@
 //! One charger as the hub sees it: its device readings, decoded through its template, and the
 //! station they drive.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,9 +18,28 @@ use crate::station::device_model::write_store;
 use crate::station::device_model::ExternalVariable;
 use crate::station::evse::{EvseInputs, Sample};
 use crate::station::ExternalDef;
-use crate::station::{DeviceCommand, Station};
+use crate::station::{DeviceCommand, Station, WriteReport};
 
 use super::{DevicePlan, WorkerOp, Workers};
+
+/// Writes whose outcome may be awaited at once; commands come from one CSMS, one at a time,
+/// so only a worker that stopped reporting ever reaches this.
+const MAX_WRITES_IN_FLIGHT: usize = 64;
+
+/// A write on its way to the device: what it was for, to report its outcome.
+#[derive(Debug, Clone)]
+struct Write {
+    command: Option<DeviceCommand>,
+    component: String,
+    variable: String,
+    value: String,
+}
+
+impl Write {
+    fn what(&self) -> String {
+        format!("{}.{} = {}", self.component, self.variable, self.value)
+    }
+}
 
 /// A device, its decoded readings and its virtual station.
 pub struct Charger {
@@ -40,6 +59,10 @@ pub struct Charger {
     store_dir: PathBuf,
     /// Numbers device writes, to match their outcomes.
     write_token: u64,
+    /// Writes handed to the device worker whose outcome has not come back, oldest first.
+    writes: VecDeque<(u64, Write)>,
+    /// Write outcomes for the station, oldest first.
+    reports: Vec<WriteReport>,
     /// The station has taken back what the journal held for it.
     pub(super) journaled: bool,
 }
@@ -65,6 +88,8 @@ impl Charger {
             connect,
             store_dir,
             write_token: 0,
+            writes: VecDeque::new(),
+            reports: Vec::new(),
             journaled: false,
         }
     }
@@ -86,13 +111,16 @@ impl Charger {
                     self.decode(index, &raw);
                 }
             }
-            DeviceEvent::Written { token, result, .. } => match result {
-                Ok(()) => log::info!("{}: write {token} done", self.name),
-                Err(e) => {
-                    log::warn!("{}: write {token} failed: {e}", self.name);
-                    self.last_error = Some(format!("write failed: {e}"));
-                }
-            },
+            DeviceEvent::Written { token, result, .. } => {
+                let Some(at) = self.writes.iter().position(|(t, _)| *t == token) else {
+                    log::warn!("{}: outcome of unknown write {token}", self.name);
+                    return;
+                };
+                let Some((_, write)) = self.writes.remove(at) else {
+                    return;
+                };
+                self.finished(write, result);
+            }
         }
     }
 
@@ -137,10 +165,23 @@ impl Charger {
         };
         let Some((_, var)) = self.template.variable(&role) else {
             log::warn!("{}: {command:?}: the template maps no {role}", self.name);
+            let write = Write {
+                command: Some(command),
+                component: "EVSE".to_string(),
+                variable: role.as_str().trim_start_matches("Control.").to_string(),
+                value: text.to_string(),
+            };
+            self.finished(write, Err(format!("the template maps no {role}")));
             return;
         };
         let encoded = var.encode(&Value::Text(text.to_string()));
-        self.write(encoded, &format!("{role} = {text}"), workers);
+        let write = Write {
+            command: Some(command),
+            component: var.component().to_string(),
+            variable: var.variable_name().to_string(),
+            value: text.to_string(),
+        };
+        self.write(encoded, write, workers);
     }
 
     /// Writes a template variable the CSMS set through SetVariables.
@@ -159,27 +200,82 @@ impl Charger {
             return;
         };
         let encoded = var.parse_value(value).and_then(|v| var.encode(&v));
-        self.write(
-            encoded,
-            &format!("{component}.{variable} = {value}"),
-            workers,
-        );
+        let write = Write {
+            command: None,
+            component: component.to_string(),
+            variable: variable.to_string(),
+            value: value.to_string(),
+        };
+        self.write(encoded, write, workers);
     }
 
-    fn write(&mut self, encoded: Result<WriteValue, MappingError>, what: &str, workers: &Workers) {
-        match encoded {
-            Ok(value) => {
-                self.write_token += 1;
-                log::info!("{}: writing {what} (write {})", self.name, self.write_token);
-                let request = WriteRequest {
-                    device: self.plan.device_id(),
-                    token: self.write_token,
-                    value,
-                };
-                workers.send(&self.plan, WorkerOp::Write(request));
+    fn write(
+        &mut self,
+        encoded: Result<WriteValue, MappingError>,
+        write: Write,
+        workers: &Workers,
+    ) {
+        let value = match encoded {
+            Ok(value) => value,
+            Err(e) => {
+                log::warn!("{}: cannot write {}: {e}", self.name, write.what());
+                self.finished(write, Err(format!("cannot encode the value: {e}")));
+                return;
             }
-            Err(e) => log::warn!("{}: cannot write {what}: {e}", self.name),
+        };
+        self.write_token += 1;
+        let token = self.write_token;
+        log::info!("{}: writing {} (write {token})", self.name, write.what());
+        let request = WriteRequest {
+            device: self.plan.device_id(),
+            token,
+            value,
+        };
+        if !workers.send(&self.plan, WorkerOp::Write(request)) {
+            self.finished(
+                write,
+                Err("the device worker did not take the write".into()),
+            );
+            return;
         }
+        if self.writes.len() >= MAX_WRITES_IN_FLIGHT {
+            // A worker that never reports would otherwise grow this without end.
+            if let Some((_, lost)) = self.writes.pop_front() {
+                self.finished(lost, Err("no outcome reported by the device worker".into()));
+            }
+        }
+        self.writes.push_back((token, write));
+    }
+
+    /// Keeps a write's outcome for the station and the device status.
+    fn finished(&mut self, write: Write, result: Result<(), String>) {
+        match &result {
+            Ok(()) => log::info!("{}: wrote {}", self.name, write.what()),
+            Err(e) => {
+                log::warn!("{}: writing {} failed: {e}", self.name, write.what());
+                self.last_error = Some(format!("writing {} failed: {e}", write.what()));
+            }
+        }
+        if self.reports.len() >= MAX_WRITES_IN_FLIGHT {
+            self.reports.remove(0);
+        }
+        self.reports.push(WriteReport {
+            command: write.command,
+            component: write.component,
+            variable: write.variable,
+            value: write.value,
+            result,
+        });
+    }
+
+    /// True when write outcomes wait for the station.
+    pub fn has_reports(&self) -> bool {
+        !self.reports.is_empty()
+    }
+
+    /// Write outcomes the station has not been given yet.
+    pub fn take_reports(&mut self) -> Vec<WriteReport> {
+        std::mem::take(&mut self.reports)
     }
 
     /// The link settings for the next connection: WebSocketPingInterval and BasicAuthPassword

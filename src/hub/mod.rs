@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
 use crate::journal::{Journal, JournalOp, RemoveReason};
 use crate::metrics;
-use crate::ocpp::link::{LinkCmd, LinkEvent, LinkHandle, LinkId};
+use crate::ocpp::link::{CloseWhy, LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
 use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
@@ -135,7 +135,7 @@ impl Hub {
         let keys: Vec<u32> = self.chargers.keys().copied().collect();
         for key in keys {
             if let Some(charger) = self.chargers.get(&key) {
-                self.workers.send(&charger.plan, WorkerOp::Add);
+                let _ = self.workers.send(&charger.plan, WorkerOp::Add);
             }
             self.drive(key);
         }
@@ -250,6 +250,11 @@ impl Hub {
         }
         let inputs = charger.evse_inputs();
         charger.station.set_inputs(0, inputs);
+        for report in charger.take_reports() {
+            charger
+                .station
+                .write_finished(now, SystemTime::now(), report, &mut self.effects);
+        }
         if charger.has_readings() {
             charger.station.device_known(0);
         }
@@ -272,7 +277,10 @@ impl Hub {
                     link: LinkId(key),
                     params: charger.connect_params(),
                 },
-                Effect::Disconnect => LinkCmd::Close { link: LinkId(key) },
+                Effect::Disconnect => LinkCmd::Close {
+                    link: LinkId(key),
+                    why: CloseWhy::Normal,
+                },
                 Effect::Send(text) => LinkCmd::Send {
                     link: LinkId(key),
                     text,
@@ -312,7 +320,12 @@ impl Hub {
             }
         }
         commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
-        self.timers.set(key, charger.station.next_deadline());
+        // A write that failed before reaching the device is the station's news at once.
+        let next = match charger.has_reports() {
+            true => Some(now),
+            false => charger.station.next_deadline(),
+        };
+        self.timers.set(key, next);
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::chan::SendError;
 use crate::config::{Config, DeviceConfig};
-use crate::ocpp::link::{LinkCmd, LinkId};
+use crate::ocpp::link::{CloseWhy, LinkCmd, LinkId};
 use crate::util::rng::Rng;
 
 use super::{charger_specs, new_charger, Hub, WorkerOp};
@@ -111,7 +111,7 @@ impl Hub {
             log::info!("{}: starting", spec.name);
             let key = spec.key;
             let charger = new_charger(spec, Rng::seeded(self.rng.next_u64()), now);
-            self.workers.send(&charger.plan, WorkerOp::Add);
+            let _ = self.workers.send(&charger.plan, WorkerOp::Add);
             self.chargers.insert(key, charger);
             self.drive(key);
         }
@@ -124,11 +124,14 @@ impl Hub {
             return;
         };
         log::info!("{}: stopping", charger.name);
-        self.workers.send(&charger.plan, WorkerOp::Remove);
+        let _ = self.workers.send(&charger.plan, WorkerOp::Remove);
         self.timers.set(key, None);
         // Keys are never reused, so late events from the worker or the link for this key
         // find no charger and are dropped.
-        if let Err(SendError::Full(_)) = self.link.send(LinkCmd::Close { link: LinkId(key) }) {
+        if let Err(SendError::Full(_)) = self.link.send(LinkCmd::Close {
+            link: LinkId(key),
+            why: CloseWhy::GoingAway,
+        }) {
             log::error!("{}: link worker did not take the close", charger.name);
         }
     }
@@ -194,6 +197,7 @@ mod tests {
                 },
                 metrics: MetricsConfig {
                     prometheus_port: None,
+                    prometheus_bind: MetricsConfig::DEFAULT_BIND,
                 },
                 journal: Default::default(),
                 security: SecurityConfig::default(),

@@ -90,8 +90,8 @@ pub enum WorkerOp {
 
 impl Workers {
     /// Hands `op` for the device of `plan` to the worker that serves its protocol; a full or
-    /// closed channel is logged (the channel counts it).
-    pub fn send(&self, plan: &DevicePlan, op: WorkerOp) {
+    /// closed channel is logged (the channel counts it). Returns whether the worker took it.
+    pub fn send(&self, plan: &DevicePlan, op: WorkerOp) -> bool {
         let what = format!("{op:?}");
         let delivered = match plan {
             DevicePlan::ModbusTcp(d) => forward(&self.modbus_tcp, d, d.id, op, "hub→modbus-tcp"),
@@ -119,6 +119,7 @@ impl Workers {
         if !delivered {
             log::error!("device worker did not take {what} for {plan:?}");
         }
+        delivered
     }
 }
 

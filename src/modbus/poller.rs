@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::error::ModbusError;
+use super::pdu::ExceptionCode;
 use super::planner::{DevicePlans, PlanLimits, ReadBlock};
 use super::tracker::{HubGone, ReadOutcome, Tracker};
 use crate::device::{DeviceEvent, DeviceId, ModbusTable, RawValue, RegisterRead};
@@ -91,6 +92,13 @@ impl Polled {
         for block in &refused {
             DevicePlans::split_overlapping(other, block);
         }
+        let outcome = match outcome {
+            Ok(results) => match every_read_refused(&results) {
+                Some(code) => Err(format!("every read refused with exception {code}")),
+                None => Ok(results),
+            },
+            Err(e) => Err(e.to_string()),
+        };
         let done = Instant::now();
         crate::metrics::poll_finished(self.tracker.name(), done - now, outcome.is_ok());
         match outcome {
@@ -100,8 +108,8 @@ impl Polled {
                 }
                 self.tracker.succeeded(results, events, done)
             }
-            Err(e) => self.tracker.failed(
-                &e.to_string(),
+            Err(reason) => self.tracker.failed(
+                &reason,
                 health.offline_after,
                 health.max_backoff,
                 events,
@@ -109,6 +117,17 @@ impl Polled {
             ),
         }
     }
+}
+
+/// The exception of a poll in which the device refused every read. Such a device tells
+/// nothing about the charger, so the poll fails like a timeout would: otherwise it would stay
+/// online with values that are no longer read.
+fn every_read_refused(results: &[(usize, ReadOutcome)]) -> Option<ExceptionCode> {
+    let mut code = None;
+    for (_, outcome) in results {
+        code = Some(*outcome.as_ref().err()?);
+    }
+    code
 }
 
 /// Reads `blocks` in order. Exceptions are per-variable outcomes; a merged block the device
@@ -182,7 +201,6 @@ fn table_name(table: ModbusTable) -> &'static str {
 mod tests {
     use super::*;
     use crate::device::PollClass;
-    use crate::modbus::pdu::ExceptionCode;
 
     fn read(var: usize, address: u16, count: u16, class: PollClass) -> RegisterRead {
         RegisterRead {
@@ -306,5 +324,47 @@ mod tests {
         let short = |_, _, _| Ok(RawValue::Registers(vec![]));
         p.poll(short, HEALTH, &tx).unwrap();
         assert!(drain(&rx).is_empty(), "a short answer is a failure");
+    }
+
+    #[test]
+    fn a_device_refusing_every_read_goes_offline_and_comes_back() {
+        let reads = [
+            read(0, 0, 1, PollClass::Fast),
+            read(1, 3, 1, PollClass::Fast),
+        ];
+        let mut p = polled(&reads, Duration::from_secs(3600));
+        p.tracker = Tracker::new(
+            DeviceId(1),
+            "refuses-all",
+            Duration::from_millis(100),
+            Instant::now(),
+        );
+        let (tx, rx) = crossbeam_channel::bounded(16);
+        let mut log = Vec::new();
+        p.poll(device(&mut log, &[]), HEALTH, &tx).unwrap();
+        assert_eq!(drain(&rx).len(), 2, "Online and the values");
+        let good = crate::metrics::device("refuses-all").last_good_poll();
+        // Every register refused, with the merged read's fallback to single reads too.
+        for _ in 0..2 {
+            p.poll(device(&mut log, &[0, 1, 2, 3]), HEALTH, &tx)
+                .unwrap();
+        }
+        assert_eq!(
+            drain(&rx),
+            [DeviceEvent::Offline {
+                device: DeviceId(1),
+                reason: "every read refused with exception illegal data address (2)".into()
+            }]
+        );
+        assert_eq!(
+            crate::metrics::device("refuses-all").last_good_poll(),
+            good,
+            "a refused poll is not a good poll: the reading's age grows"
+        );
+        p.poll(device(&mut log, &[]), HEALTH, &tx).unwrap();
+        assert!(matches!(
+            drain(&rx).as_slice(),
+            [DeviceEvent::Online { .. }, DeviceEvent::Values { .. }]
+        ));
     }
 }

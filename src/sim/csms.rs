@@ -10,6 +10,7 @@
 
 mod auth;
 mod conn;
+mod faults;
 mod state;
 mod tls;
 
@@ -231,6 +232,15 @@ impl CsmsSim {
             }
             None => st.boot_default = answer,
         }
+    }
+
+    /// Answers each TransactionEvent carrying idToken `token` with idTokenInfo `status` (E05:
+    /// a CSMS that refuses a token once the transaction has started).
+    pub fn set_transaction_token_status(&self, token: &str, status: &str) {
+        self.shared
+            .lock()
+            .transaction_token_status
+            .insert(token.to_owned(), status.to_owned());
     }
 
     /// Every record still held in memory, oldest first.

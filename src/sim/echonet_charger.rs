@@ -5,7 +5,7 @@
 //! announces a change of a status-change property (0x80, 0x88, 0xC7, 0xDA) with an INF to the
 //! multicast group (unless configured without multicast) and to any extra unicast targets.
 //! Faults on demand: drop the next N answers, vanish (answer nothing), refuse chosen
-//! properties.
+//! properties or every read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, ErrorKind};
@@ -83,6 +83,9 @@ struct State {
     drop_answers: u32,
     vanished: bool,
     refused: BTreeSet<u8>,
+    /// Every read of the charger object is refused (Get_SNA), like a device that will not
+    /// be read.
+    refuse_reads: bool,
     /// Properties set by requests, in order.
     written: Vec<(u8, Vec<u8>)>,
     /// TID and service of the latest requests.
@@ -178,6 +181,11 @@ impl EchonetChargerSim {
     /// Refuses reads and writes of `epc` with an SNA from now on.
     pub fn refuse(&self, epc: u8) {
         self.shared.lock().refused.insert(epc);
+    }
+
+    /// Refuses (`true`) or serves again every read of the charger object.
+    pub fn set_refuse_reads(&self, refuse: bool) {
+        self.shared.lock().refuse_reads = refuse;
     }
 
     /// Announces the node's instance list (INF 0xD5), as a node does when it starts.
@@ -395,11 +403,14 @@ impl State {
     /// Values of `asked`; an unknown or refused one comes back empty.
     fn read(&mut self, eoj: Eoj, asked: &[Property], refused: &mut bool) -> Vec<Property> {
         let blocked = self.refused.clone();
+        let refuse_all = self.refuse_reads && eoj != NODE_PROFILE;
         let table = self.table(eoj);
         asked
             .iter()
             .map(|p| match table.get(&p.epc) {
-                Some(v) if !blocked.contains(&p.epc) => Property::new(p.epc, v.clone()),
+                Some(v) if !refuse_all && !blocked.contains(&p.epc) => {
+                    Property::new(p.epc, v.clone())
+                }
                 _ => {
                     *refused = true;
                     Property::empty(p.epc)

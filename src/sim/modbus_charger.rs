@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::register_bank::{lock, RegisterBank};
 use crate::modbus::mbap;
+use crate::modbus::pdu::ExceptionCode;
 
 pub use super::register_bank::{
     REG_CURRENT_DA, REG_ENERGY_WH, REG_POWER_W, REG_SOC, REG_STATUS, REG_VOLTAGE_DV,
@@ -133,6 +134,11 @@ impl ModbusChargerSim {
     /// A silent simulator reads requests but never answers, like a hung device.
     pub fn set_silent(&self, silent: bool) {
         self.shared.silent.store(silent, Ordering::SeqCst);
+    }
+
+    /// Answers every read with exception `code` from now on (`None`: reads work again).
+    pub fn refuse_reads(&self, code: Option<ExceptionCode>) {
+        self.shared.bank.refuse_reads(code);
     }
 
     /// Requests answered so far (exceptions included).

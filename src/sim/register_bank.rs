@@ -48,6 +48,10 @@ struct Tables {
     coils: Vec<bool>,
     /// Energy below 1 Wh accumulated by `advance`, so small steps are not lost.
     energy_fraction_wh: f64,
+    /// Holding registers whose writes are refused (exception 2), like a write-protected one.
+    protected: Vec<u16>,
+    /// The exception every read gets, like a device that refuses to be read.
+    refuse_reads: Option<ExceptionCode>,
 }
 
 impl Default for RegisterBank {
@@ -64,6 +68,8 @@ impl RegisterBank {
                 regs: vec![0; TABLE_SIZE],
                 coils: vec![false; TABLE_SIZE],
                 energy_fraction_wh: 0.0,
+                protected: Vec::new(),
+                refuse_reads: None,
             }),
         }
     }
@@ -144,6 +150,15 @@ impl RegisterBank {
         t.set_u32(REG_ENERGY_WH, energy);
     }
 
+    /// Refuses (or again takes) writes of holding register `addr`.
+    pub fn set_write_protected(&self, addr: u16, protected: bool) {
+        let mut t = self.tables();
+        t.protected.retain(|a| *a != addr);
+        if protected {
+            t.protected.push(addr);
+        }
+    }
+
     /// The response to one request PDU, or None when none can be formed (an exception PDU).
     pub fn answer(&self, pdu: &[u8]) -> Option<Response> {
         let function = *pdu.first()?;
@@ -161,8 +176,19 @@ impl RegisterBank {
         lock(&self.tables)
     }
 
+    /// Answers every read with exception `code` from now on (`None`: reads work again).
+    pub fn refuse_reads(&self, code: Option<ExceptionCode>) {
+        self.tables().refuse_reads = code;
+    }
+
     fn execute(&self, request: &Request) -> Response {
         let mut t = self.tables();
+        if let Some(code) = t.refuse_reads.filter(|_| is_read(request)) {
+            return Response::Exception {
+                function: request.function().code(),
+                code,
+            };
+        }
         let response =
             match request {
                 Request::ReadCoils { address, count } => t
@@ -209,6 +235,16 @@ impl RegisterBank {
     }
 }
 
+fn is_read(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::ReadCoils { .. }
+            | Request::ReadDiscreteInputs { .. }
+            | Request::ReadHoldingRegisters { .. }
+            | Request::ReadInputRegisters { .. }
+    )
+}
+
 impl Tables {
     fn word(&self, addr: u16) -> u16 {
         self.regs.get(usize::from(addr)).copied().unwrap_or(0)
@@ -241,6 +277,14 @@ impl Tables {
     }
 
     fn write_regs(&mut self, address: u16, values: &[u16]) -> Option<()> {
+        let range = span(address, values.len());
+        if self
+            .protected
+            .iter()
+            .any(|a| range.contains(&usize::from(*a)))
+        {
+            return None;
+        }
         let slots = self.regs.get_mut(span(address, values.len()))?;
         slots.copy_from_slice(values);
         Some(())

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::calls::{self, Call};
+use super::calls::{self, Call, Failure};
 use super::{Effect, Registration, Station};
+use crate::ocpp::messages::schema::{self, Half};
 use crate::ocpp::messages::BootReason;
 
 impl Station {
@@ -15,28 +16,59 @@ impl Station {
         payload: serde_json::Value,
         out: &mut Vec<Effect>,
     ) {
+        // A result that breaks its schema is not acted on: it counts as no answer, like a
+        // CALLERROR, whether or not the call reads its payload.
+        if let Some(action) = self.answered_action(now, call) {
+            if let Err(e) = schema::check(action, Half::Response, &payload) {
+                log::warn!(
+                    "{}: {action} result breaks the schema at {}: {}",
+                    self.ocpp_id(),
+                    e.path,
+                    e.message
+                );
+                self.call_failed(now, call, Failure::Refused);
+                return;
+            }
+        }
         match call {
             Call::Boot => match calls::boot_response(&payload) {
                 Ok((registration, interval)) => {
+                    self.boot_triggered = false;
                     self.csms_time(&payload, wall);
                     self.registered(now, wall, registration, interval);
                 }
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
-                    self.call_failed(now, call);
+                    self.call_failed(now, call, Failure::Refused);
                 }
             },
             Call::Status { index, status } => {
                 if let Some(e) = self.evses.get_mut(index) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
-            Call::Queued => self.queue.delivered(),
+            Call::Queued => {
+                let request = self.queue.ready(now).map(|q| q.payload.clone());
+                self.queue.delivered();
+                if let Some(request) = request {
+                    self.transaction_answered(&request, &payload);
+                }
+            }
             Call::Extra => {
                 self.extra.pop_front();
             }
             Call::Authorize { index } => self.authorize_answered(now, index, &payload, out),
             Call::Heartbeat => self.csms_time(&payload, wall),
+        }
+    }
+
+    /// The action of the CALL `call` answers.
+    fn answered_action(&self, now: Instant, call: Call) -> Option<&'static str> {
+        match call {
+            Call::Queued => self.queue.ready(now).map(|q| q.action),
+            Call::Extra => self.extra.front().map(|m| m.action),
+            other => Some(other.action()),
         }
     }
 
@@ -73,13 +105,16 @@ impl Station {
         }
     }
 
-    pub(super) fn call_failed(&mut self, now: Instant, call: Call) {
+    /// One of our CALLs got a CALLERROR (refused) or no answer in time (timed out).
+    pub(super) fn call_failed(&mut self, now: Instant, call: Call, failure: Failure) {
         match call {
             Call::Boot => self.boot_at = now + self.settings.backoff.wait_minimum,
-            // The CSMS refused it; sending the same status again would be refused again.
+            // Refused: sending the same status again would be refused again. Unanswered: the
+            // CSMS may never have seen it, so it stays unreported and goes out again.
             Call::Status { index, status } => {
-                if let Some(e) = self.evses.get_mut(index) {
+                if let (Some(e), Failure::Refused) = (self.evses.get_mut(index), failure) {
                     e.reported = Some(status);
+                    e.status_triggered = false;
                 }
             }
             Call::Queued => {
@@ -93,11 +128,25 @@ impl Station {
                     );
                 }
             }
-            Call::Extra => {
-                if let Some((action, _)) = self.extra.pop_front() {
-                    self.extra_failed(action);
+            Call::Extra => match failure {
+                Failure::Refused => {
+                    if let Some(action) = self.extra.front().map(|m| m.action) {
+                        self.extra.pop_front();
+                        self.extra_failed(action);
+                    }
                 }
-            }
+                Failure::TimedOut => {
+                    if let Some(dropped) = self.extra.timed_out() {
+                        log::error!(
+                            "{}: {} dropped after {} unanswered attempts",
+                            self.ocpp_id(),
+                            dropped.action,
+                            super::oneoff::ATTEMPTS
+                        );
+                        self.extra_failed(dropped.action);
+                    }
+                }
+            },
             Call::Authorize { index } => self.authorize_failed(index),
             Call::Heartbeat => {}
         }

@@ -8,6 +8,7 @@ use super::{DeviceCommand, Effect, Station};
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     self, AuthorizationStatus, Authorize, AuthorizeRequest, IdToken, IdTokenType, PayloadError,
+    TransactionEvent,
 };
 
 /// A token waiting for the CSMS's verdict.
@@ -123,6 +124,58 @@ impl Station {
                 evse: index,
                 start: true,
             }));
+        }
+    }
+
+    /// E05: the CSMS's verdict on the token a TransactionEvent `request` carried; a refused
+    /// token stops the transaction or its energy as TxCtrlr.StopTxOnInvalidId says.
+    pub(super) fn transaction_answered(
+        &mut self,
+        request: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) {
+        if request.get("idToken").is_none() {
+            return;
+        }
+        let status = match messages::decode_response::<TransactionEvent>(payload) {
+            Ok(r) => match r.id_token_info {
+                Some(info) => info.status,
+                None => return,
+            },
+            Err(e) => {
+                log::warn!(
+                    "{}: bad TransactionEventResponse: {e}",
+                    self.settings.ocpp_id
+                );
+                return;
+            }
+        };
+        let Some(id) = request["transactionInfo"]["transactionId"].as_str() else {
+            return;
+        };
+        if status == AuthorizationStatus::Accepted {
+            return;
+        }
+        if !self.settings.capabilities.start_stop {
+            // Ending the transaction would not stop the charger: the energy would go unbilled.
+            log::warn!(
+                "{}: CSMS refused the token of transaction {id} ({}), but the template maps no \
+                 Control.Charging to stop the charger; the transaction goes on",
+                self.settings.ocpp_id,
+                status.as_str()
+            );
+            return;
+        }
+        for (index, evse) in self.evses.iter_mut().enumerate() {
+            let energy = evse.inputs.energy_wh();
+            if evse.tx.token_refused(id, &self.settings.tx, energy) {
+                log::info!(
+                    "{}: EVSE {}: CSMS refused the token of transaction {id} ({})",
+                    self.settings.ocpp_id,
+                    index + 1,
+                    status.as_str()
+                );
+            }
         }
     }
 

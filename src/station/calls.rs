@@ -44,6 +44,15 @@ impl Call {
     }
 }
 
+/// How one of our CALLs failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The CSMS answered with a CALLERROR (or an answer we cannot read).
+    Refused,
+    /// No answer within the response timeout: the CSMS may not have seen it at all.
+    TimedOut,
+}
+
 /// Our one unanswered CALL.
 #[derive(Debug)]
 pub(super) struct Outstanding {
@@ -87,6 +96,7 @@ pub(super) fn build(
             action: "queued",
             path: ".".into(),
             message: "queued messages carry their own payload".into(),
+            violation: messages::schema::Violation::Internal,
         }),
     }
 }

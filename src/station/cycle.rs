@@ -24,8 +24,8 @@ impl Station {
             let (prefix, counter) = (self.id_prefix, &mut self.next_id);
             let evse = &mut self.evses[index];
             // G03/G04: an unavailable EVSE starts nothing; its tracker catches up once operative.
-            // A transaction restored from the journal waits for the first device reading.
-            if evse.resuming || (evse.inoperative && evse.tx.transaction().is_none()) {
+            // Nothing is inferred from a device not yet read (a journaled transaction waits too).
+            if !evse.known || (evse.inoperative && evse.tx.transaction().is_none()) {
                 continue;
             }
             let ctx = TxContext {
@@ -41,8 +41,8 @@ impl Station {
                 format!("{prefix:08x}-tx{counter}-{}", index + 1)
             };
             evse.tx.update(&ctx, &mut new_id, &mut events);
-            // E03: the charger was enabled for a driver who never plugged in.
-            if evse.tx.take_lapsed() && self.settings.capabilities.start_stop {
+            // E03/E05: the charger was enabled for an authorization that no longer holds.
+            if evse.tx.take_stop_energy() && self.settings.capabilities.start_stop {
                 out.push(Effect::Device(DeviceCommand::Charging {
                     evse: index,
                     start: false,
@@ -66,7 +66,7 @@ impl Station {
     pub(super) fn mirror_availability(&mut self) {
         let mut station = None;
         for (index, e) in self.evses.iter().enumerate() {
-            let Some(status) = e.inputs.connector_status(!e.inoperative) else {
+            let Some(status) = e.status() else {
                 continue;
             };
             self.model.set_evse_availability(index as i32 + 1, status);
@@ -99,7 +99,7 @@ impl Station {
             let mut events = Vec::new();
             let offline = self.link != Link::Up;
             for (index, evse) in self.evses.iter_mut().enumerate() {
-                if evse.resuming {
+                if !evse.known {
                     continue;
                 }
                 let ctx = TxContext {

@@ -4,7 +4,7 @@
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::authorize::PendingAuth;
 use super::transaction::{Authorization, TxContext};
@@ -14,7 +14,7 @@ use crate::ocpp::messages::{
     self, Action, ChangeAvailability, ChangeAvailabilityResponse, ChangeAvailabilityStatus,
     DataTransfer, DataTransferResponse, DataTransferStatus, GetBaseReport, GetReport,
     GetTransactionStatus, GetTransactionStatusResponse, GetVariables, MessageTrigger,
-    OperationalStatus, PayloadError, RequestStartStopStatus, RequestStartTransaction,
+    OperationalStatus, RequestStartStopStatus, RequestStartTransaction,
     RequestStartTransactionResponse, RequestStopTransaction, RequestStopTransactionResponse, Reset,
     ResetResponse, ResetStatus, ResetType, SetVariables, TriggerMessage, TriggerMessageResponse,
     TriggerMessageStatus, UnlockConnector, UnlockConnectorResponse, UnlockStatus,
@@ -33,16 +33,34 @@ impl Station {
         payload: &Value,
         out: &mut Vec<Effect>,
     ) {
-        if self.registration == Registration::Rejected {
-            // B03: a rejected station stays silent until its retry interval.
-            log::info!("{}: ignoring {action} while rejected", self.ocpp_id());
+        if self.registration == Registration::Rejected && !boot_trigger(action, payload) {
+            // B03: a rejected station serves the CSMS nothing but a request to boot again.
+            log::info!("{}: refusing {action} while rejected", self.ocpp_id());
+            let refusal = Frame::error(
+                &id,
+                ErrorCode::SecurityError,
+                format!("{action} refused: the CSMS rejected this station's registration"),
+            );
+            out.push(Effect::Send(refusal.to_text()));
             return;
         }
         let reply = match action {
             RequestStartTransaction::NAME => self.request_start(now, payload, out),
             RequestStopTransaction::NAME => self.request_stop(payload, out),
             Reset::NAME => self.reset_request(payload),
-            UnlockConnector::NAME => self.unlock(payload, out),
+            UnlockConnector::NAME => match self.unlock(payload, out) {
+                Ok(Unlock::Answer(status)) => encode(&UnlockConnectorResponse {
+                    status,
+                    status_info: None,
+                }),
+                // The CALLRESULT goes out once the charger reports the write.
+                Ok(Unlock::Commanded { evse }) => {
+                    self.await_unlock(now, id, evse);
+                    self.pump(now, wall, out);
+                    return;
+                }
+                Err(e) => Err(e),
+            },
             ChangeAvailability::NAME => self.change_availability(payload, out),
             TriggerMessage::NAME => self.trigger(now, wall, payload),
             GetTransactionStatus::NAME => self.transaction_status(payload),
@@ -57,10 +75,17 @@ impl Station {
                     data: None,
                 })
             }),
+            // OCPP-J: a 2.0.1 action this station does not handle is NotSupported; a name
+            // that is no 2.0.1 action at all is NotImplemented.
+            _ if messages::is_ocpp_action(action) => Err(Frame::error(
+                "",
+                ErrorCode::NotSupported,
+                format!("{action} is not supported by this charging station"),
+            )),
             _ => Err(Frame::error(
                 "",
                 ErrorCode::NotImplemented,
-                format!("{action} is not supported"),
+                format!("{action} is not an OCPP 2.0.1 action"),
             )),
         };
         let frame = match reply {
@@ -94,6 +119,10 @@ impl Station {
                 transaction_id: None,
             })
         };
+        if self.registration != Registration::Accepted {
+            // B02.FR.05: no transactions before the CSMS accepted the station.
+            return rejected("the CSMS has not accepted the station yet");
+        }
         if !self.settings.capabilities.start_stop {
             return rejected("the template maps no Control.Charging");
         }
@@ -103,6 +132,12 @@ impl Station {
         let evse = &mut self.evses[index];
         if evse.inoperative || evse.inputs.online != Some(true) || evse.inputs.faulted {
             return rejected("EVSE unavailable");
+        }
+        if !evse.known {
+            return rejected("the device has not been read yet");
+        }
+        if !evse.tx.takes_remote_start() {
+            return rejected("the running transaction is authorized already");
         }
         let transaction_id = evse.tx.transaction().map(|t| t.id.clone());
         if self.settings.tx.authorize_remote_start {
@@ -177,25 +212,29 @@ impl Station {
         })
     }
 
-    /// F05: unlock the connector where the template maps it.
-    pub(super) fn unlock(&mut self, payload: &Value, out: &mut Vec<Effect>) -> Reply {
+    /// F05: unlock the connector where the template maps it. Whether it unlocked is only
+    /// known once the charger took the write, so a commanded unlock is answered later.
+    pub(super) fn unlock(
+        &mut self,
+        payload: &Value,
+        out: &mut Vec<Effect>,
+    ) -> Result<Unlock, Frame> {
         let req = decode::<UnlockConnector>(payload)?;
-        let status = match self.evse_index(Some(req.evse_id)) {
+        let answer = match self.evse_index(Some(req.evse_id)) {
             Some(_) if req.connector_id != 1 => UnlockStatus::UnknownConnector,
             None => UnlockStatus::UnknownConnector,
             Some(i) if self.evses[i].tx.transaction().is_some() => {
                 UnlockStatus::OngoingAuthorizedTransaction
             }
             Some(_) if !self.settings.capabilities.unlock => UnlockStatus::UnlockFailed,
+            // One unlock at a time: a second one cannot be told apart in the write results.
+            Some(_) if self.unlock_pending() => UnlockStatus::UnlockFailed,
             Some(i) => {
                 out.push(Effect::Device(DeviceCommand::Unlock { evse: i }));
-                UnlockStatus::Unlocked
+                return Ok(Unlock::Commanded { evse: i });
             }
         };
-        encode(&UnlockConnectorResponse {
-            status,
-            status_info: None,
-        })
+        Ok(Unlock::Answer(answer))
     }
 
     /// G03/G04: make the station or an EVSE (in)operative; Scheduled while a transaction runs.
@@ -245,7 +284,12 @@ impl Station {
     fn trigger(&mut self, now: Instant, wall: SystemTime, payload: &Value) -> Reply {
         let req = decode::<TriggerMessage>(payload)?;
         let evse = req.evse.as_ref().map(|e| e.id);
-        let index = self.evse_index(evse);
+        let connector_ok = req
+            .evse
+            .as_ref()
+            .and_then(|e| e.connector_id)
+            .map_or(true, |c| c == 1);
+        let index = self.evse_index(evse).filter(|_| connector_ok);
         let status = match (req.requested_message, index) {
             (_, None) => TriggerMessageStatus::Rejected,
             // An accepted station must not boot again on request.
@@ -256,45 +300,40 @@ impl Station {
             }
             (MessageTrigger::BootNotification, _) => {
                 self.boot_at = now;
+                self.boot_triggered = true;
                 TriggerMessageStatus::Accepted
             }
             (MessageTrigger::Heartbeat, _) => {
                 self.heartbeat_due = true;
                 TriggerMessageStatus::Accepted
             }
+            // F06.FR.12: a status is about one connector, so the CSMS must name it.
+            (MessageTrigger::StatusNotification, _) if evse.is_none() => {
+                TriggerMessageStatus::Rejected
+            }
             (MessageTrigger::StatusNotification, Some(i)) => {
-                let targets: Vec<usize> = if evse.is_some() {
-                    vec![i]
-                } else {
-                    (0..self.evses.len()).collect()
-                };
-                for t in targets {
-                    self.evses[t].reported = None;
-                }
+                let e = &mut self.evses[i];
+                e.reported = None;
+                e.status_triggered = true;
                 TriggerMessageStatus::Accepted
             }
             (MessageTrigger::MeterValues, Some(i)) => {
-                match super::meter::meter_value(
-                    &self.evses[i].inputs,
-                    &self.settings.tx.updated_measurands,
-                    messages::ReadingContext::Trigger,
-                    wall,
-                ) {
-                    Some(value) => {
-                        let request = messages::MeterValuesRequest {
-                            evse_id: i as i32 + 1,
-                            meter_value: vec![value],
-                        };
-                        match serde_json::to_value(request) {
-                            Ok(p) => {
-                                self.extra.push_back((messages::MeterValues::NAME, p));
-                                TriggerMessageStatus::Accepted
-                            }
-                            Err(_) => TriggerMessageStatus::Rejected,
-                        }
-                    }
-                    None => TriggerMessageStatus::Rejected,
-                }
+                // Absent EVSE: every EVSE reports.
+                let targets: Vec<usize> = match evse {
+                    Some(_) => vec![i],
+                    None => (0..self.evses.len()).collect(),
+                };
+                self.trigger_meter_values(&targets, wall)
+            }
+            (MessageTrigger::LogStatusNotification, _) => {
+                // Nothing is ever uploading here: Idle, without a requestId (L01.FR.20).
+                self.push_triggered("LogStatusNotification", json!({"status": "Idle"}));
+                TriggerMessageStatus::Accepted
+            }
+            (MessageTrigger::FirmwareStatusNotification, _) => {
+                // No firmware update runs here: Idle, without a requestId (L01.FR.25).
+                self.push_triggered("FirmwareStatusNotification", json!({"status": "Idle"}));
+                TriggerMessageStatus::Accepted
             }
             (MessageTrigger::TransactionEvent, Some(i)) => {
                 let mut events = Vec::new();
@@ -324,6 +363,46 @@ impl Station {
         })
     }
 
+    /// F06: MeterValues of `targets` with AlignedDataCtrlr.Measurands (F06.FR.06); Rejected
+    /// when no EVSE has a reading of them yet.
+    fn trigger_meter_values(
+        &mut self,
+        targets: &[usize],
+        wall: SystemTime,
+    ) -> TriggerMessageStatus {
+        let mut requests = Vec::new();
+        for &i in targets {
+            let value = super::meter::meter_value(
+                &self.evses[i].inputs,
+                &self.settings.aligned_measurands,
+                messages::ReadingContext::Trigger,
+                wall,
+            );
+            let Some(value) = value else { continue };
+            let request = messages::MeterValuesRequest {
+                evse_id: i as i32 + 1,
+                meter_value: vec![value],
+            };
+            match serde_json::to_value(request) {
+                Ok(p) => requests.push(p),
+                Err(e) => log::error!("{}: cannot encode MeterValues: {e}", self.ocpp_id()),
+            }
+        }
+        if requests.is_empty() {
+            return TriggerMessageStatus::Rejected;
+        }
+        for p in requests {
+            self.push_triggered(messages::MeterValues::NAME, p);
+        }
+        TriggerMessageStatus::Accepted
+    }
+
+    /// Queues a message the CSMS asked for; it may go out while Pending.
+    fn push_triggered(&mut self, action: &'static str, payload: Value) {
+        let in_flight = self.extra_in_flight();
+        self.extra.push(action, payload, true, in_flight);
+    }
+
     /// E14: is a transaction still running, and are messages for it queued?
     fn transaction_status(&self, payload: &Value) -> Reply {
         let req = decode::<GetTransactionStatus>(payload)?;
@@ -339,27 +418,26 @@ impl Station {
     }
 }
 
-/// Decodes a request payload; a payload that does not fit gets the CALLERROR OCPP-J names.
+/// True for TriggerMessage(BootNotification), the one request a rejected station serves.
+fn boot_trigger(action: &str, payload: &Value) -> bool {
+    action == TriggerMessage::NAME && payload["requestedMessage"] == "BootNotification"
+}
+
+/// How the station takes an UnlockConnector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unlock {
+    /// Answered now.
+    Answer(UnlockStatus),
+    /// The charger was told to unlock EVSE `evse` (0-based); answered when it reports.
+    Commanded { evse: usize },
+}
+
+/// Decodes a request payload; a payload that breaks its schema gets the CALLERROR OCPP-J names.
 pub(super) fn decode<A: Action>(payload: &Value) -> Result<A::Request, Frame> {
-    messages::decode_request::<A>(payload)
-        .map_err(|e| Frame::error("", error_code(&e), e.to_string()))
+    messages::decode_request::<A>(payload).map_err(|e| Frame::error("", e.code(), e.to_string()))
 }
 
 pub(super) fn encode<T: Serialize>(response: &T) -> Reply {
     serde_json::to_value(response)
         .map_err(|e| Frame::error("", ErrorCode::InternalError, e.to_string()))
-}
-
-/// OCPP-J 2.0.1 error codes for payloads that do not match the message's schema.
-fn error_code(e: &PayloadError) -> ErrorCode {
-    let m = e.message.as_str();
-    if m.starts_with("missing field") {
-        ErrorCode::OccurrenceConstraintViolation
-    } else if m.starts_with("invalid type") {
-        ErrorCode::TypeConstraintViolation
-    } else if m.starts_with("unknown variant") || m.starts_with("invalid value") {
-        ErrorCode::PropertyConstraintViolation
-    } else {
-        ErrorCode::FormatViolation
-    }
 }

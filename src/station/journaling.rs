@@ -23,7 +23,6 @@ impl Station {
         for problem in self.queue.restore(max_messages, stored.messages) {
             log::error!("{}: {problem}; dropped", self.ocpp_id());
         }
-        let periodic = self.settings.tx.updated_interval;
         for saved in stored.transactions {
             let index = (saved.evse as usize).wrapping_sub(1);
             let snapshot = match serde_json::from_str::<TxSnapshot>(&saved.state) {
@@ -57,9 +56,8 @@ impl Station {
                 snapshot.transaction_id,
                 snapshot.next_seq
             );
-            evse.tx = TxTracker::resume(snapshot.clone(), now, wall, periodic);
+            evse.tx = TxTracker::resume(snapshot.clone(), now, wall, &self.settings.tx);
             evse.saved = Some(snapshot);
-            evse.resuming = true;
         }
         if waiting > 0 {
             log::info!(
@@ -70,11 +68,12 @@ impl Station {
         }
     }
 
-    /// The device of EVSE `index` has been read since the start: a resumed transaction may now
-    /// be compared with it (ended if the cable went, carried on if it is still plugged in).
+    /// The device of EVSE `index` has been read since the start: its connector status may be
+    /// reported, and a resumed transaction compared with it (ended if the cable went, carried
+    /// on if it is still plugged in).
     pub fn device_known(&mut self, index: usize) {
         if let Some(evse) = self.evses.get_mut(index) {
-            evse.resuming = false;
+            evse.known = true;
         }
     }
 
@@ -148,7 +147,7 @@ mod tests {
         let json = serde_json::to_string(&snapshot).unwrap();
         let back: TxSnapshot = serde_json::from_str(&json).unwrap();
         assert_eq!(back, snapshot);
-        let mut resumed = TxTracker::resume(back, now, wall, settings.updated_interval);
+        let mut resumed = TxTracker::resume(back, now, wall, &settings);
         assert_eq!(resumed.snapshot().unwrap(), snapshot);
 
         let unplugged = EvseInputs {

@@ -9,11 +9,13 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use super::handlers::{encode, Unlock};
 use super::transaction::Authorization;
 use super::{DeviceCommand, Effect, Registration, Station};
 use crate::ocpp::frame::Frame;
 use crate::ocpp::messages::{
     Action, ChangeAvailability, IdToken, IdTokenType, Reset, UnlockConnector,
+    UnlockConnectorResponse,
 };
 
 /// An operator's command for a station.
@@ -68,7 +70,14 @@ impl Station {
             LocalCommand::Start { token } => self.local_start(now, token, out),
             LocalCommand::Stop => self.local_stop(out),
             LocalCommand::Unlock => self.as_the_csms::<UnlockConnector>(|st| {
-                st.unlock(&json!({"evseId": 1, "connectorId": 1}), out)
+                match st.unlock(&json!({"evseId": 1, "connectorId": 1}), out)? {
+                    Unlock::Answer(status) => encode(&UnlockConnectorResponse {
+                        status,
+                        status_info: None,
+                    }),
+                    // An operator's command has no CALL to answer once the charger reports.
+                    Unlock::Commanded { .. } => Ok(json!({"status": "Accepted"})),
+                }
             }),
             LocalCommand::Reset => {
                 self.as_the_csms::<Reset>(|st| st.reset_request(&json!({"type": "Immediate"})))
@@ -103,6 +112,13 @@ impl Station {
         token: String,
         out: &mut Vec<Effect>,
     ) -> CommandOutcome {
+        if matches!(
+            self.registration,
+            Registration::Pending | Registration::Rejected
+        ) {
+            // B02.FR.05 / B03: no transaction while the CSMS holds the registration back.
+            return CommandOutcome::rejected("the CSMS has not accepted the station");
+        }
         if !self.settings.capabilities.start_stop {
             return CommandOutcome::rejected("the template maps no Control.Charging");
         }
@@ -186,7 +202,12 @@ impl Station {
 /// Why a handler answered as it did, for statuses whose cause is not obvious to an operator.
 fn explain(action: &str, status: &str) -> Option<&'static str> {
     match (action, status) {
-        (UnlockConnector::NAME, "UnlockFailed") => Some("the template maps no Control.Unlock"),
+        (UnlockConnector::NAME, "UnlockFailed") => {
+            Some("the template maps no Control.Unlock, or an unlock is under way")
+        }
+        (UnlockConnector::NAME, "Accepted") => {
+            Some("the unlock is written to the charger; a failed write shows in the device status")
+        }
         (UnlockConnector::NAME, "OngoingAuthorizedTransaction") => {
             Some("a transaction runs; stop it first")
         }
@@ -303,7 +324,7 @@ mod tests {
     fn unlock_and_availability_answer_as_the_csms_handlers() {
         let mut st = station(ALL);
         let (unlock, out) = run(&mut st, LocalCommand::Unlock);
-        assert_eq!(unlock.status, "Unlocked");
+        assert_eq!(unlock.status, "Accepted", "the write's outcome comes later");
         assert_eq!(devices(&out), vec![DeviceCommand::Unlock { evse: 0 }]);
         let off = LocalCommand::Availability { operative: false };
         let (outcome, out) = run(&mut st, off);
@@ -330,7 +351,7 @@ mod tests {
         assert_eq!(unlock.status, "UnlockFailed");
         assert_eq!(
             unlock.reason.as_deref(),
-            Some("the template maps no Control.Unlock")
+            Some("the template maps no Control.Unlock, or an unlock is under way")
         );
         assert!(devices(&out).is_empty());
     }

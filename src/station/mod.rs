@@ -9,6 +9,7 @@ mod answers;
 mod authorize;
 mod backoff;
 mod calls;
+mod commands;
 mod cycle;
 pub mod device_model;
 mod events;
@@ -17,11 +18,12 @@ mod handlers;
 mod journaling;
 pub mod local;
 mod meter;
+mod oneoff;
 mod queue;
+mod registration;
 pub mod transaction;
 mod variables;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::journal::JournalOp;
@@ -31,6 +33,7 @@ use crate::util::rng::Rng;
 
 pub use backoff::Backoff;
 use calls::{Call, Outstanding};
+pub use commands::{WriteReport, UNLOCK_DEADLINE};
 use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
@@ -94,7 +97,7 @@ pub struct StationSettings {
 pub enum Effect {
     /// Open the WebSocket (answered by `connected` or `link_down`).
     Connect,
-    /// Close the WebSocket (a reset); answered by `link_down`.
+    /// Close the WebSocket for a reset (close code 1000); answered by `link_down`.
     Disconnect,
     /// Send this OCPP-J frame.
     Send(String),
@@ -158,12 +161,26 @@ struct Evse {
     /// The token the reader showed last, so each presentation is acted on once.
     presented: Option<String>,
     authorizing: Option<authorize::PendingAuth>,
+    /// The CSMS asked for this EVSE's status (TriggerMessage): sent even while Pending.
+    status_triggered: bool,
     /// The device link as the CSMS was last told of it by NotifyEvent.
     notified_online: Option<bool>,
     /// The transaction state the journal holds.
     saved: Option<transaction::TxSnapshot>,
-    /// A transaction restored from the journal waits for the first device reading.
-    resuming: bool,
+    /// The device has answered a read since the start: until then its status is unknown and
+    /// neither a connector status nor a (resumed) transaction may be inferred from it.
+    known: bool,
+}
+
+impl Evse {
+    /// The connector status the CSMS should see; `None` while the device has not been read
+    /// (an unreachable device is known to be Unavailable).
+    fn status(&self) -> Option<ConnectorStatus> {
+        if !self.known && self.inputs.online == Some(true) {
+            return None;
+        }
+        self.inputs.connector_status(!self.inoperative)
+    }
 }
 
 /// A reset that waits for idle EVSEs (OnIdle) or for the reply to go out (Immediate).
@@ -183,6 +200,8 @@ pub struct Station {
     failures: u32,
     registration: Registration,
     boot_reason: BootReason,
+    /// The CSMS asked for the next BootNotification (reason Triggered).
+    boot_triggered: bool,
     /// Earliest time a BootNotification may be (re)sent.
     boot_at: Instant,
     heartbeat_interval: Duration,
@@ -192,7 +211,7 @@ pub struct Station {
     evses: Vec<Evse>,
     queue: TxQueue,
     /// Non-transaction messages to send once (triggered messages, security events).
-    extra: VecDeque<(&'static str, serde_json::Value)>,
+    extra: oneoff::OneOffs,
     reset: Option<PendingReset>,
     /// The next clock-aligned sample.
     next_clock: Option<Instant>,
@@ -208,9 +227,20 @@ pub struct Station {
     journal_ops: Vec<JournalOp>,
     /// When the link to the CSMS was lost, for OfflineThreshold.
     offline_since: Option<Instant>,
+    /// When the open link opened.
+    connected_at: Option<Instant>,
+    /// An UnlockConnector waiting for the charger's write result.
+    pending_unlock: Option<commands::PendingUnlock>,
+    /// Template variables (component, variable) whose last write failed, as the CSMS was told.
+    failed_writes: Vec<(String, String)>,
     /// The first BootNotification waits until then for the charger's identity.
     identity_until: Instant,
 }
+
+/// A link that stayed open this long (or on which the CSMS answered a CALL) worked: the next
+/// reconnect starts from the shortest wait. A CSMS that accepts the WebSocket and closes it at
+/// once does not reset the back-off.
+pub const STABLE_LINK: Duration = Duration::from_secs(60);
 
 impl Station {
     /// A station that will connect at the first `pump`.
@@ -233,19 +263,23 @@ impl Station {
             failures: 0,
             registration: Registration::Unknown,
             boot_reason: BootReason::PowerUp,
+            boot_triggered: false,
             boot_at: now,
             heartbeat_due: false,
             last_call_at: now,
             outstanding: None,
             evses,
             queue: TxQueue::default(),
-            extra: VecDeque::new(),
+            extra: oneoff::OneOffs::default(),
             reset: None,
             next_clock: None,
             next_event_id: 0,
             journaling: false,
             journal_ops: Vec::new(),
             offline_since: None,
+            connected_at: None,
+            pending_unlock: None,
+            failed_writes: Vec::new(),
             identity_until,
         }
     }
@@ -271,9 +305,7 @@ impl Station {
         &self,
         index: usize,
     ) -> Option<(Option<ConnectorStatus>, Option<ConnectorStatus>)> {
-        self.evses
-            .get(index)
-            .map(|e| (e.inputs.connector_status(!e.inoperative), e.reported))
+        self.evses.get(index).map(|e| (e.status(), e.reported))
     }
 
     /// The id of the transaction running on EVSE `index`, if any.
@@ -293,7 +325,7 @@ impl Station {
     /// The WebSocket opened.
     pub fn connected(&mut self, now: Instant) {
         self.link = Link::Up;
-        self.failures = 0;
+        self.connected_at = Some(now);
         self.last_call_at = now;
         // After an offline period longer than OfflineThreshold the CSMS hears every
         // connector's status again; after a shorter one only what changed.
@@ -309,6 +341,14 @@ impl Station {
     /// The WebSocket closed or could not be opened: retry after the back-off.
     pub fn link_down(&mut self, now: Instant) {
         self.offline_since.get_or_insert(now);
+        self.pending_unlock = None;
+        let stable = self
+            .connected_at
+            .take()
+            .is_some_and(|at| now.saturating_duration_since(at) >= STABLE_LINK);
+        if stable {
+            self.failures = 0;
+        }
         if self.link == Link::Resetting {
             self.link = Link::Down { retry_at: now };
         } else {
@@ -365,7 +405,12 @@ impl Station {
                 payload,
             }) => self.incoming_call(now, wall, id, &action, &payload, out),
             Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
-                Some(call) => self.call_succeeded(now, wall, call, payload, out),
+                Some(call) => {
+                    // The CSMS answers on this link: the next reconnect starts from the
+                    // shortest wait.
+                    self.failures = 0;
+                    self.call_succeeded(now, wall, call, payload, out)
+                }
                 None => log::warn!("{}: CALLRESULT for unknown id {id}", self.ocpp_id()),
             },
             Ok(Frame::CallError {
@@ -381,7 +426,7 @@ impl Station {
                         call.action(),
                         code.as_str()
                     );
-                    self.call_failed(now, call);
+                    self.call_failed(now, call, calls::Failure::Refused);
                 }
                 None => log::warn!("{}: CALLERROR for unknown id {id}", self.ocpp_id()),
             },
@@ -403,6 +448,7 @@ impl Station {
         self.notify_device_link(wall);
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
+        self.expire_unlock(now, out);
         self.feed_report(wall);
         self.flush_journal(out);
         match self.link {
@@ -421,7 +467,7 @@ impl Station {
             let call = o.call;
             log::warn!("{}: no answer to {} in time", self.ocpp_id(), call.action());
             self.outstanding = None;
-            self.call_failed(now, call);
+            self.call_failed(now, call, calls::Failure::TimedOut);
         }
         let Some(call) = self.next_call(now) else {
             return;
@@ -434,10 +480,10 @@ impl Station {
                 action: q.action.to_string(),
                 payload: q.payload.clone(),
             }),
-            Call::Extra => self.extra.front().map(|(action, payload)| Frame::Call {
+            Call::Extra => self.extra.front().map(|m| Frame::Call {
                 id: id.clone(),
-                action: action.to_string(),
-                payload: payload.clone(),
+                action: m.action.to_string(),
+                payload: m.payload.clone(),
             }),
             Call::Authorize { index } => match self.authorize_frame(index, &id) {
                 Some(Ok(frame)) => Some(frame),
@@ -448,7 +494,7 @@ impl Station {
                 }
                 None => None,
             },
-            _ => match calls::build(call, &id, &self.settings, self.boot_reason, wall) {
+            _ => match calls::build(call, &id, &self.settings, self.boot_reason_now(), wall) {
                 Ok(frame) => Some(frame),
                 Err(e) => {
                     log::error!("{}: cannot build {}: {e}", self.ocpp_id(), call.action());
@@ -478,13 +524,19 @@ impl Station {
             .iter()
             .filter_map(|e| e.tx.next_deadline())
             .chain(self.next_clock)
+            .chain(self.unlock_deadline())
             .min();
         let link = match self.link {
             Link::Down { retry_at } => Some(retry_at),
             Link::Connecting | Link::Resetting => None,
             Link::Up => match &self.outstanding {
                 Some(o) => Some(o.deadline),
-                None if self.registration != Registration::Accepted => Some(self.boot_due()),
+                None if self.registration != Registration::Accepted => {
+                    match self.triggered_call() {
+                        Some(_) => Some(self.last_call_at.min(self.boot_due())),
+                        None => Some(self.boot_due()),
+                    }
+                }
                 None if self.has_work() => {
                     Some(self.queue.not_before().unwrap_or(self.last_call_at))
                 }
@@ -508,7 +560,10 @@ impl Station {
 
     fn next_call(&self, now: Instant) -> Option<Call> {
         if self.registration != Registration::Accepted {
-            return (self.boot_due() <= now).then_some(Call::Boot);
+            if self.boot_due() <= now {
+                return Some(Call::Boot);
+            }
+            return self.triggered_call();
         }
         if self.queue.ready(now).is_some() {
             return Some(Call::Queued);
@@ -527,17 +582,26 @@ impl Station {
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {
-        self.evses.iter().enumerate().find_map(|(i, e)| {
-            match e.inputs.connector_status(!e.inoperative) {
+        self.evses
+            .iter()
+            .enumerate()
+            .find_map(|(i, e)| match e.status() {
                 Some(s) if e.reported != Some(s) => Some((i, s)),
                 _ => None,
-            }
-        })
+            })
     }
 
     fn security_event(&mut self, kind: &str, wall: SystemTime, tech_info: Option<&str>) {
         let payload = calls::security_event(kind, wall, tech_info);
-        self.extra.push_back(("SecurityEventNotification", payload));
+        let in_flight = self.extra_in_flight();
+        self.extra.push_security_event(payload, in_flight);
+    }
+
+    /// True while the front one-off message waits for its answer.
+    fn extra_in_flight(&self) -> bool {
+        self.outstanding
+            .as_ref()
+            .is_some_and(|o| o.call == Call::Extra)
     }
 
     fn take_outstanding(&mut self, id: &str) -> Option<Call> {

@@ -2,20 +2,26 @@
 //!
 //! TxStartPoint / TxStopPoint decide when a transaction starts and ends; every change the CSMS
 //! must hear about becomes a TransactionEventRequest with a gap-free seqNo.
+//!
+//! The tracker also says when the charger must stop delivering energy although nobody asked
+//! it directly (an authorization that lapsed, a token the CSMS refused: E03, E05); the station
+//! turns that into a `Control.Charging` Stop.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod ended;
+mod event;
+mod snapshot;
 
-use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::evse::EvseInputs;
-use super::meter::meter_value;
 pub use crate::ocpp::types::TxPoint;
+pub use snapshot::TxSnapshot;
 
 use crate::ocpp::messages::{
-    ChargingState, Evse, IdToken, IdTokenType, Measurand, ReadingContext, Reason, Transaction,
-    TransactionEventRequest, TransactionEventType, TriggerReason,
+    ChargingState, IdToken, Measurand, MeterValue, ReadingContext, Reason, TransactionEventRequest,
+    TransactionEventType, TriggerReason,
 };
-use crate::util::time::rfc3339;
+use event::{trigger_for, unix};
 
 /// The device-model settings that shape transactions.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +39,21 @@ pub struct TxSettings {
     pub started_measurands: Vec<Measurand>,
     pub updated_measurands: Vec<Measurand>,
     pub ended_measurands: Vec<Measurand>,
+    /// SampledDataCtrlr.TxEndedInterval: readings of `ended_measurands` between the begin and
+    /// the end that the Ended event carries; zero keeps only those two.
+    pub ended_interval: Duration,
+    /// AlignedDataCtrlr.TxEndedInterval (zero: none) and AlignedDataCtrlr.TxEndedMeasurands:
+    /// clock-aligned readings the Ended event carries.
+    pub aligned_ended_interval: Duration,
+    pub aligned_ended_measurands: Vec<Measurand>,
+    /// TxCtrlr.StopTxOnEVSideDisconnect: unplugging ends the transaction whatever the
+    /// TxStopPoint (the device cannot tell which side was unplugged, so every unplug counts).
+    pub stop_tx_on_ev_side_disconnect: bool,
+    /// TxCtrlr.StopTxOnInvalidId: a token the CSMS refuses in a TransactionEventResponse ends
+    /// the transaction; otherwise only energy stops, after `max_energy_on_invalid_id_wh`.
+    pub stop_tx_on_invalid_id: bool,
+    /// TxCtrlr.MaxEnergyOnInvalidId in Wh.
+    pub max_energy_on_invalid_id_wh: u64,
 }
 
 impl Default for TxSettings {
@@ -50,6 +71,12 @@ impl Default for TxSettings {
                 Measurand::PowerActiveImport,
             ],
             ended_measurands: vec![Measurand::EnergyActiveImportRegister],
+            ended_interval: Duration::ZERO,
+            aligned_ended_interval: Duration::ZERO,
+            aligned_ended_measurands: Vec::new(),
+            stop_tx_on_ev_side_disconnect: true,
+            stop_tx_on_invalid_id: true,
+            max_energy_on_invalid_id_wh: 0,
         }
     }
 }
@@ -79,25 +106,23 @@ pub struct Tx {
     token_sent: bool,
     /// The remoteStartId has been sent.
     remote_start_sent: bool,
+    /// E05 without StopTxOnInvalidId: the energy register (Wh) at which energy must stop.
+    energy_cap: Option<f64>,
+    /// Readings of the ended measurands for the Ended event, oldest first.
+    ended_readings: Vec<MeterValue>,
+    next_ended_reading: Option<Instant>,
+    next_aligned_reading: Option<Instant>,
 }
 
-/// What of a running transaction survives a restart: the journal keeps it as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TxSnapshot {
-    pub transaction_id: String,
-    /// The seqNo of the next event.
-    pub next_seq: i32,
-    pub charging_state: ChargingState,
-    /// Seconds charged before the current charging period.
-    pub charged_secs: u64,
-    /// Start of the current charging period (Unix seconds), while charging.
-    pub charging_since: Option<u64>,
-    pub ev_connected: bool,
-    pub token_sent: bool,
-    pub remote_start_sent: bool,
-    pub id_token: Option<IdToken>,
-    pub remote_start_id: Option<i32>,
+/// Who or what took the authorization away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deauth {
+    /// RequestStopTransaction.
+    Remote,
+    /// The token presented again at the reader.
+    Local,
+    /// The CSMS refused the token in a TransactionEventResponse (E05).
+    Invalid,
 }
 
 /// What happened, for the trigger reason and the stop reason.
@@ -106,7 +131,7 @@ enum Cause {
     Plugged,
     Unplugged,
     Authorized { remote: bool },
-    Deauthorized { remote: bool },
+    Deauthorized(Deauth),
     ChargingStateChanged,
 }
 
@@ -126,13 +151,13 @@ pub struct TxContext<'a> {
 pub struct TxTracker {
     tx: Option<Tx>,
     auth: Option<Authorization>,
-    /// Set by a remote/local stop; cleared once it has been acted on.
-    deauthorized: Option<bool>,
+    /// Set by a stop; cleared once it has been acted on.
+    deauthorized: Option<Deauth>,
     ev_connected: bool,
     /// A new transaction may start only after the start condition was false since the last one.
     spent: bool,
-    /// An authorization ran out without a vehicle (EVConnectionTimeOut); see `take_lapsed`.
-    lapsed: bool,
+    /// The charger must stop delivering energy; see `take_stop_energy`.
+    stop_energy: bool,
 }
 
 impl TxTracker {
@@ -141,64 +166,10 @@ impl TxTracker {
         self.tx.as_ref()
     }
 
-    /// The state to journal while a transaction runs; `None` when none does.
-    pub fn snapshot(&self) -> Option<TxSnapshot> {
-        let tx = self.tx.as_ref()?;
-        Some(TxSnapshot {
-            transaction_id: tx.id.clone(),
-            next_seq: tx.next_seq,
-            charging_state: tx.charging_state,
-            charged_secs: tx.charged.as_secs(),
-            charging_since: tx.charging_since_unix,
-            ev_connected: self.ev_connected,
-            token_sent: tx.token_sent,
-            remote_start_sent: tx.remote_start_sent,
-            id_token: self.auth.as_ref().map(|a| a.id_token.clone()),
-            remote_start_id: self.auth.as_ref().and_then(|a| a.remote_start_id),
-        })
-    }
-
-    /// A tracker that carries on with the journaled transaction after a restart: same id, the
-    /// seqNo counting on, periodic samples from `now`. The next `update` compares the device
-    /// with the saved state, so a cable pulled meanwhile ends it as an unplug would have.
-    pub fn resume(
-        snapshot: TxSnapshot,
-        now: Instant,
-        wall: SystemTime,
-        periodic: Duration,
-    ) -> Self {
-        let charging_since = snapshot.charging_since.map(|since| {
-            let elapsed = Duration::from_secs(unix(wall).saturating_sub(since));
-            now.checked_sub(elapsed).unwrap_or(now)
-        });
-        TxTracker {
-            tx: Some(Tx {
-                id: snapshot.transaction_id,
-                next_seq: snapshot.next_seq,
-                charging_state: snapshot.charging_state,
-                charging_since,
-                charging_since_unix: snapshot.charging_since,
-                charged: Duration::from_secs(snapshot.charged_secs),
-                next_periodic: (!periodic.is_zero()).then(|| now + periodic),
-                token_sent: snapshot.token_sent,
-                remote_start_sent: snapshot.remote_start_sent,
-            }),
-            auth: snapshot.id_token.map(|id_token| Authorization {
-                id_token,
-                remote_start_id: snapshot.remote_start_id,
-                expires: None,
-            }),
-            deauthorized: None,
-            ev_connected: snapshot.ev_connected,
-            spent: true,
-            lapsed: false,
-        }
-    }
-
-    /// True once after an authorization ran out without a vehicle: a charger enabled for it
-    /// must be disabled again.
-    pub fn take_lapsed(&mut self) -> bool {
-        std::mem::take(&mut self.lapsed)
+    /// True once after the charger was enabled for what no longer holds (an authorization
+    /// that ran out without a vehicle, a token the CSMS refused): it must be stopped.
+    pub fn take_stop_energy(&mut self) -> bool {
+        std::mem::take(&mut self.stop_energy)
     }
 
     /// The token the EVSE is authorized with, if any.
@@ -206,25 +177,68 @@ impl TxTracker {
         self.auth.as_ref().map(|a| a.id_token.id_token.as_str())
     }
 
-    /// The EVSE is authorized (remote start or an accepted local token).
+    /// The EVSE is authorized (remote start or an accepted local token). A new authorization
+    /// is a new start condition: with the cable still in after a stop, it starts a new
+    /// transaction rather than enabling the charger behind the CSMS's back (F01/F02).
     pub fn authorize(&mut self, auth: Authorization) {
         self.auth = Some(auth);
         self.deauthorized = None;
+        if self.tx.is_none() {
+            self.spent = false;
+        }
+    }
+
+    /// False when a remote start could not show in any TransactionEvent: the running
+    /// transaction already carries a token of its own.
+    pub fn takes_remote_start(&self) -> bool {
+        !self.tx.as_ref().is_some_and(|t| t.token_sent)
     }
 
     /// A stop request (remote: RequestStopTransaction; local: token presented again).
     pub fn deauthorize(&mut self, remote: bool) {
-        self.deauthorized = Some(remote);
+        self.deauthorized = Some(if remote {
+            Deauth::Remote
+        } else {
+            Deauth::Local
+        });
+    }
+
+    /// E05: the CSMS refused the token of transaction `id` (`energy_wh`: the register now).
+    /// With StopTxOnInvalidId the transaction ends (Deauthorized); without it the transaction
+    /// goes on and energy stops once MaxEnergyOnInvalidId more has flowed (at once when the
+    /// register is unknown). False when `id` is not the running transaction.
+    pub fn token_refused(
+        &mut self,
+        id: &str,
+        settings: &TxSettings,
+        energy_wh: Option<f64>,
+    ) -> bool {
+        let Some(tx) = self.tx.as_mut().filter(|t| t.id == id) else {
+            return false;
+        };
+        if settings.stop_tx_on_invalid_id {
+            self.deauthorized = Some(Deauth::Invalid);
+            self.stop_energy = true;
+        } else {
+            let allowed = settings.max_energy_on_invalid_id_wh as f64;
+            // Unknown register: a cap every reading meets (finite, so the journal keeps it).
+            tx.energy_cap = Some(energy_wh.map_or(f64::MIN, |wh| wh + allowed));
+        }
+        true
     }
 
     /// When periodic sampling or an authorization timeout next needs `update`.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let periodic = self.tx.as_ref().and_then(|t| t.next_periodic);
-        let expiry = self.auth.as_ref().and_then(|a| a.expires);
-        match (periodic, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let tx = self.tx.as_ref();
+        [
+            tx.and_then(|t| t.next_periodic),
+            tx.and_then(|t| t.next_ended_reading),
+            tx.and_then(|t| t.next_aligned_reading),
+            self.auth.as_ref().and_then(|a| a.expires),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Re-evaluates the EVSE; appends the events the CSMS must receive, in order.
@@ -250,7 +264,7 @@ impl TxTracker {
                 ctx.evse_id
             );
             self.auth = None;
-            self.lapsed = true;
+            self.stop_energy = true;
         }
         if ev {
             if let Some(a) = &mut self.auth {
@@ -259,17 +273,17 @@ impl TxTracker {
         }
         let deauthorized = self.deauthorized.take();
 
-        if let Some(remote) = deauthorized {
+        if let Some(how) = deauthorized {
             self.auth = None;
             if self.tx.is_some() {
-                let cause = Cause::Deauthorized { remote };
-                self.end(ctx, cause, out);
+                self.end(ctx, Cause::Deauthorized(how), out);
                 self.spent = self.start_holds(ctx);
                 return;
             }
         }
         if self.tx.is_some() {
-            if !self.stop_holds(ctx) {
+            let ev_side = unplugged && ctx.settings.stop_tx_on_ev_side_disconnect;
+            if ev_side || !self.stop_holds(ctx) {
                 let cause = if unplugged {
                     Cause::Unplugged
                 } else {
@@ -277,7 +291,11 @@ impl TxTracker {
                 };
                 self.end(ctx, cause, out);
                 if !ev {
-                    self.auth = None;
+                    // With authorization on, the next vehicle must not charge on this one's
+                    // authorization: the charger is disabled until a token enables it again.
+                    if self.auth.take().is_some() && ctx.settings.auth_enabled {
+                        self.stop_energy = true;
+                    }
                 }
                 // A condition that still holds (the cable after a remote stop) must first clear.
                 self.spent = self.start_holds(ctx);
@@ -361,8 +379,13 @@ impl TxTracker {
             next_periodic: (!periodic.is_zero()).then(|| ctx.now + periodic),
             token_sent: false,
             remote_start_sent: false,
+            energy_cap: None,
+            ended_readings: Vec::new(),
+            next_ended_reading: None,
+            next_aligned_reading: ended::next_boundary(ctx, ctx.settings.aligned_ended_interval),
         });
         self.spent = true;
+        self.take_ended_reading(ctx, ReadingContext::TransactionBegin);
         let measurands = ctx.settings.started_measurands.clone();
         let event = self.event(
             ctx,
@@ -381,24 +404,21 @@ impl TxTracker {
         plugged: bool,
         out: &mut Vec<TransactionEventRequest>,
     ) {
-        let state = ctx.inputs.charging_state();
         let remote = self.auth.as_ref().map(|a| a.remote_start_id.is_some());
+        self.ended_readings_due(ctx);
         let Some(tx) = &mut self.tx else { return };
-        let changed = state != tx.charging_state;
-        if changed {
-            tx.charged += tx
-                .charging_since
-                .take()
-                .map_or(Duration::ZERO, |s| ctx.now.saturating_duration_since(s));
-            tx.charging_since_unix = None;
-            if state == ChargingState::Charging {
-                tx.charging_since = Some(ctx.now);
-                tx.charging_since_unix = Some(unix(ctx.wall));
-            }
-            tx.charging_state = state;
+        let changed = tx.observe(ctx);
+        // E05: the energy a refused token may still draw has flowed.
+        let capped = tx
+            .energy_cap
+            .is_some_and(|cap| ctx.inputs.energy_wh().map_or(true, |wh| wh >= cap));
+        if capped {
+            tx.energy_cap = None;
+            self.stop_energy = true;
         }
         // One event carries the current charging state, so one per change is enough.
         let trigger = match remote {
+            _ if capped => Some(TriggerReason::Deauthorized),
             Some(remote) if !tx.token_sent => Some(trigger_for(Cause::Authorized { remote })),
             _ if plugged => Some(TriggerReason::CablePluggedIn),
             _ if changed => Some(TriggerReason::ChargingStateChanged),
@@ -425,8 +445,9 @@ impl TxTracker {
     fn end(&mut self, ctx: &TxContext<'_>, cause: Cause, out: &mut Vec<TransactionEventRequest>) {
         let reason = match cause {
             Cause::Unplugged => Reason::EVDisconnected,
-            Cause::Deauthorized { remote: true } => Reason::Remote,
-            Cause::Deauthorized { remote: false } => Reason::Local,
+            Cause::Deauthorized(Deauth::Remote) => Reason::Remote,
+            Cause::Deauthorized(Deauth::Local) => Reason::Local,
+            Cause::Deauthorized(Deauth::Invalid) => Reason::DeAuthorized,
             Cause::ChargingStateChanged => Reason::StoppedByEV,
             Cause::Plugged | Cause::Authorized { .. } => Reason::Other,
         };
@@ -441,18 +462,19 @@ impl TxTracker {
         reason: Reason,
         out: &mut Vec<TransactionEventRequest>,
     ) {
-        if self.tx.is_none() {
-            return;
-        }
-        let measurands = ctx.settings.ended_measurands.clone();
-        let mut event = self.event(
-            ctx,
-            TransactionEventType::Ended,
-            trigger,
-            Some((&measurands, ReadingContext::TransactionEnd)),
-        );
+        let Some(tx) = &mut self.tx else { return };
+        // E06/E09: the Ended event tells the state the EVSE is in now, not the last one sent.
+        tx.observe(ctx);
+        self.take_ended_reading(ctx, ReadingContext::TransactionEnd);
+        let readings = self
+            .tx
+            .as_mut()
+            .map(|t| std::mem::take(&mut t.ended_readings))
+            .unwrap_or_default();
+        let mut event = self.event(ctx, TransactionEventType::Ended, trigger, None);
         if let Some(e) = &mut event {
             e.transaction_info.stopped_reason = Some(reason);
+            e.meter_value = (!readings.is_empty()).then_some(readings);
         }
         out.extend(event);
         self.tx = None;
@@ -486,87 +508,5 @@ impl TxTracker {
             TriggerReason::Trigger,
             Some((&measurands, ReadingContext::Trigger)),
         ));
-    }
-
-    /// The next event of the running transaction, with the next seqNo.
-    fn event(
-        &mut self,
-        ctx: &TxContext<'_>,
-        event_type: TransactionEventType,
-        trigger: TriggerReason,
-        meter: Option<(&[Measurand], ReadingContext)>,
-    ) -> Option<TransactionEventRequest> {
-        let auth = self.auth.clone();
-        let no_auth = !ctx.settings.auth_enabled;
-        let tx = self.tx.as_mut()?;
-        let seq_no = tx.next_seq;
-        tx.next_seq += 1;
-        let charging_for = tx.charged
-            + tx.charging_since
-                .map_or(Duration::ZERO, |s| ctx.now.saturating_duration_since(s));
-        let id_token = match &auth {
-            Some(a) if !tx.token_sent => {
-                tx.token_sent = true;
-                Some(a.id_token.clone())
-            }
-            // C: with authorization off, the transaction starts with a NoAuthorization token.
-            None if no_auth && seq_no == 0 => Some(IdToken {
-                id_token: String::new(),
-                kind: IdTokenType::NoAuthorization,
-                additional_info: None,
-            }),
-            _ => None,
-        };
-        let remote_start_id = match auth.and_then(|a| a.remote_start_id) {
-            Some(id) if !tx.remote_start_sent => {
-                tx.remote_start_sent = true;
-                Some(id)
-            }
-            _ => None,
-        };
-        let meter_value = meter.and_then(|(measurands, context)| {
-            meter_value(ctx.inputs, measurands, context, ctx.wall).map(|m| vec![m])
-        });
-        Some(TransactionEventRequest {
-            event_type,
-            timestamp: rfc3339(ctx.wall),
-            trigger_reason: trigger,
-            seq_no,
-            offline: ctx.offline.then_some(true),
-            number_of_phases_used: None,
-            cable_max_current: None,
-            reservation_id: None,
-            transaction_info: Transaction {
-                transaction_id: tx.id.clone(),
-                charging_state: Some(tx.charging_state),
-                time_spent_charging: Some(charging_for.as_secs().min(i32::MAX as u64) as i32),
-                stopped_reason: None,
-                remote_start_id,
-            },
-            evse: (seq_no == 0).then_some(Evse {
-                id: ctx.evse_id,
-                connector_id: Some(1),
-            }),
-            id_token,
-            meter_value,
-        })
-    }
-}
-
-/// Whole seconds since the Unix epoch (0 before it).
-fn unix(wall: SystemTime) -> u64 {
-    wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn trigger_for(cause: Cause) -> TriggerReason {
-    match cause {
-        Cause::Plugged => TriggerReason::CablePluggedIn,
-        // E06: the cable was pulled out on the EV side.
-        Cause::Unplugged => TriggerReason::EVCommunicationLost,
-        Cause::Authorized { remote: true } => TriggerReason::RemoteStart,
-        Cause::Authorized { remote: false } => TriggerReason::Authorized,
-        Cause::Deauthorized { remote: true } => TriggerReason::RemoteStop,
-        Cause::Deauthorized { remote: false } => TriggerReason::StopAuthorized,
-        Cause::ChargingStateChanged => TriggerReason::ChargingStateChanged,
     }
 }

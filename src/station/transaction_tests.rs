@@ -271,3 +271,196 @@ fn energy_transfer_points_follow_the_power_flow() {
         Some(Reason::StoppedByEV)
     );
 }
+
+#[test]
+fn e06_ended_carries_the_charging_state_of_the_moment() {
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    one(b.power(7400.0));
+    // The power reading has not caught up yet; the cable is out all the same.
+    let ended = one(b.plug(false));
+    assert_eq!(ended.event_type, T::Ended);
+    assert_eq!(
+        ended.transaction_info.charging_state,
+        Some(ChargingState::Idle)
+    );
+
+    let mut b = Bench::new(TxSettings {
+        start_points: vec![TxPoint::EnergyTransfer],
+        stop_points: vec![TxPoint::EnergyTransfer],
+        ..TxSettings::default()
+    });
+    b.plug(true);
+    one(b.power(3000.0));
+    let ended = one(b.power(0.0));
+    assert_eq!(
+        ended.transaction_info.charging_state,
+        Some(ChargingState::EVConnected)
+    );
+}
+
+#[test]
+fn e10_stop_tx_on_ev_side_disconnect_decides_whether_unplugging_ends_it() {
+    for stop in [true, false] {
+        let mut b = Bench::new(TxSettings {
+            start_points: vec![TxPoint::Authorized],
+            stop_points: vec![TxPoint::Authorized],
+            auth_enabled: true,
+            stop_tx_on_ev_side_disconnect: stop,
+            ..TxSettings::default()
+        });
+        b.tracker.authorize(Authorization {
+            id_token: token("A"),
+            remote_start_id: None,
+            expires: None,
+        });
+        assert_eq!(one(b.update()).event_type, T::Started);
+        assert_eq!(one(b.plug(true)).trigger_reason, R::CablePluggedIn);
+        let unplugged = one(b.plug(false));
+        if stop {
+            assert_eq!(
+                (unplugged.event_type, unplugged.trigger_reason),
+                (T::Ended, R::EVCommunicationLost)
+            );
+            assert_eq!(
+                unplugged.transaction_info.stopped_reason,
+                Some(Reason::EVDisconnected)
+            );
+        } else {
+            assert_eq!(unplugged.event_type, T::Updated, "{unplugged:?}");
+            assert!(b.tracker.transaction().is_some());
+        }
+    }
+}
+
+fn set_energy(b: &mut Bench, wh: f64) {
+    for s in &mut b.inputs.samples {
+        if s.measurand == Measurand::EnergyActiveImportRegister {
+            s.value = wh;
+        }
+    }
+}
+
+/// (context, value) of every reading in an event.
+fn readings(e: &TransactionEventRequest) -> Vec<(ReadingContext, f64)> {
+    e.meter_value
+        .iter()
+        .flatten()
+        .flat_map(|m| &m.sampled_value)
+        .map(|s| (s.context.unwrap(), s.value))
+        .collect()
+}
+
+#[test]
+fn j02_tx_ended_readings_from_begin_every_interval_to_end() {
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        ended_interval: Duration::from_secs(30),
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    for wh in [1100.0, 1200.0] {
+        b.now += Duration::from_secs(30);
+        set_energy(&mut b, wh);
+        assert!(b.update().is_empty(), "kept for the Ended event");
+    }
+    set_energy(&mut b, 1250.0);
+    let ended = one(b.plug(false));
+    use ReadingContext::{SamplePeriodic as P, TransactionBegin as B, TransactionEnd as E};
+    assert_eq!(
+        readings(&ended),
+        [(B, 1000.0), (P, 1100.0), (P, 1200.0), (E, 1250.0)]
+    );
+
+    // Zero: the begin and end values only. A long transaction stays a bounded message.
+    let mut b = Bench::new(TxSettings::default());
+    one(b.plug(true));
+    set_energy(&mut b, 1500.0);
+    assert_eq!(readings(&one(b.plug(false))), [(B, 1000.0), (E, 1500.0)]);
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        ended_interval: Duration::from_secs(1),
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    for _ in 0..2_000 {
+        b.now += Duration::from_secs(1);
+        b.update();
+    }
+    let all = readings(&one(b.plug(false)));
+    assert!(all.len() <= 241, "{} readings", all.len());
+    assert_eq!((all[0].0, all[all.len() - 1].0), (B, E));
+}
+
+#[test]
+fn j01_aligned_tx_ended_readings_at_clock_boundaries() {
+    let mut b = Bench::new(TxSettings {
+        updated_interval: Duration::ZERO,
+        aligned_ended_interval: Duration::from_secs(900),
+        aligned_ended_measurands: vec![Measurand::EnergyActiveImportRegister],
+        ..TxSettings::default()
+    });
+    one(b.plug(true));
+    // The bench's wall clock sits on a 900 s boundary: the next one is a full interval away.
+    assert_eq!(
+        b.tracker.next_deadline(),
+        Some(b.now + Duration::from_secs(900))
+    );
+    b.now += Duration::from_secs(900);
+    set_energy(&mut b, 1300.0);
+    assert!(b.update().is_empty());
+    set_energy(&mut b, 1400.0);
+    use ReadingContext::{SampleClock as C, TransactionBegin as B, TransactionEnd as E};
+    assert_eq!(
+        readings(&one(b.plug(false))),
+        [(B, 1000.0), (C, 1300.0), (E, 1400.0)]
+    );
+}
+
+#[test]
+fn e05_an_energy_cap_survives_a_restart_even_without_an_energy_register() {
+    let settings = TxSettings {
+        stop_tx_on_invalid_id: false,
+        max_energy_on_invalid_id_wh: 500,
+        ..TxSettings::default()
+    };
+    let mut b = Bench::new(settings.clone());
+    b.inputs.samples.clear();
+    one(b.plug(true));
+    assert!(b.tracker.token_refused("tx-1", &settings, None));
+    let json = serde_json::to_string(&b.tracker.snapshot().unwrap()).unwrap();
+    let snapshot: TxSnapshot = serde_json::from_str(&json).unwrap();
+    let wall = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+    b.tracker = TxTracker::resume(snapshot, b.now, wall, &settings);
+    let updated = one(b.update());
+    assert_eq!(updated.trigger_reason, R::Deauthorized);
+    assert!(
+        b.tracker.take_stop_energy(),
+        "no register: energy stops at once"
+    );
+    assert!(b.tracker.transaction().is_some());
+}
+
+#[test]
+fn e06_with_authorization_on_the_charger_is_disabled_when_the_vehicle_leaves() {
+    for auth_enabled in [true, false] {
+        let mut b = Bench::new(TxSettings {
+            start_points: vec![TxPoint::Authorized],
+            stop_points: vec![TxPoint::EVConnected],
+            auth_enabled,
+            ..TxSettings::default()
+        });
+        b.tracker.authorize(Authorization {
+            id_token: token("A"),
+            remote_start_id: Some(1),
+            expires: Some(b.now + Duration::from_secs(120)),
+        });
+        assert_eq!(one(b.update()).event_type, T::Started);
+        one(b.plug(true));
+        assert_eq!(one(b.plug(false)).event_type, T::Ended);
+        assert_eq!(b.tracker.take_stop_energy(), auth_enabled);
+        // The next vehicle finds no authorization: nothing starts.
+        let next = b.plug(true);
+        assert_eq!(next.is_empty(), auth_enabled, "{next:?}");
+    }
+}

@@ -226,6 +226,20 @@ impl Station {
         s.tx.started_measurands = measurands(m.tx_started_measurands());
         s.tx.updated_measurands = measurands(m.tx_updated_measurands());
         s.tx.ended_measurands = measurands(m.tx_ended_measurands());
+        s.tx.ended_interval = if m.sampled_data_enabled() {
+            m.tx_ended_interval()
+        } else {
+            Duration::ZERO
+        };
+        s.tx.aligned_ended_interval = if m.aligned_data_enabled() {
+            m.aligned_tx_ended_interval()
+        } else {
+            Duration::ZERO
+        };
+        s.tx.aligned_ended_measurands = measurands(m.aligned_tx_ended_measurands());
+        s.tx.stop_tx_on_ev_side_disconnect = m.stop_tx_on_ev_side_disconnect();
+        s.tx.stop_tx_on_invalid_id = m.stop_tx_on_invalid_id();
+        s.tx.max_energy_on_invalid_id_wh = m.max_energy_on_invalid_id();
         s.tx.updated_interval = if m.sampled_data_enabled() {
             m.tx_updated_interval()
         } else {
@@ -335,10 +349,7 @@ impl Station {
     /// a time keeps what a CSMS can make the station hold to one cursor (B07/B08 Rejected).
     fn report_in_progress(&self) -> Option<(GenericDeviceModelStatus, Option<StatusInfo>)> {
         let cursor = self.report.as_ref()?;
-        let page_queued = self
-            .extra
-            .iter()
-            .any(|(action, _)| *action == NotifyReport::NAME);
+        let page_queued = self.extra.count(NotifyReport::NAME) > 0;
         // A finished report whose last page was answered is over, pumped or not.
         if cursor.is_finished() && !page_queued {
             return None;
@@ -381,10 +392,7 @@ impl Station {
             ..
         } = self;
         let Some(cursor) = report else { return };
-        if extra
-            .iter()
-            .any(|(action, _)| *action == NotifyReport::NAME)
-        {
+        if extra.count(NotifyReport::NAME) > 0 {
             return;
         }
         model.set_clock(wall);

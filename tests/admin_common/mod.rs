@@ -103,9 +103,34 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the gateway; `log` is where its log lines are expected.
     pub fn start(config: &Path, log: &Path) -> Gateway {
+        Gateway::spawn(config, log, Command::new(env!("CARGO_BIN_EXE_ocpp-gw")))
+    }
+
+    /// Starts the gateway with its open-file limit (soft and hard) at `nofile`, so that running
+    /// out of descriptors is quick to provoke.
+    pub fn start_with_nofile(config: &Path, log: &Path, nofile: u64) -> Gateway {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"));
+        let limit = libc::rlimit {
+            rlim_cur: nofile as libc::rlim_t,
+            rlim_max: nofile as libc::rlim_t,
+        };
+        // SAFETY: setrlimit is async-signal-safe and only reads `limit`, a copy in the closure.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Gateway::spawn(config, log, command)
+    }
+
+    fn spawn(config: &Path, log: &Path, mut command: Command) -> Gateway {
         let stderr = config.with_file_name("stderr.log");
         let file = std::fs::File::create(&stderr).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"))
+        let child = command
             .args(["run", "--config"])
             .arg(config)
             .env_remove("RUST_LOG")
@@ -127,6 +152,11 @@ impl Gateway {
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
         let status = wait_for(limit, || self.child.try_wait().ok().flatten())?;
         status.code()
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// The log so far.

@@ -65,9 +65,28 @@ pub enum LinkCmd {
     /// (the hub learns of the closure by its own event).
     Send { link: LinkId, text: String },
     /// Close the link (or abandon its connection attempt); answered by `Closed`.
-    Close { link: LinkId },
-    /// Close every link and end the worker.
+    Close { link: LinkId, why: CloseWhy },
+    /// Close every link (going away) and end the worker.
     Shutdown,
+}
+
+/// Why the gateway closes a WebSocket; sent to the CSMS as the close code (RFC 6455 7.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseWhy {
+    /// 1000: the station is done with this connection (a reset) and will connect again.
+    Normal,
+    /// 1001: the station goes away (removed by a reload, the daemon shutting down).
+    GoingAway,
+}
+
+impl CloseWhy {
+    /// The RFC 6455 close code.
+    pub fn code(self) -> u16 {
+        match self {
+            CloseWhy::Normal => 1000,
+            CloseWhy::GoingAway => 1001,
+        }
+    }
 }
 
 /// Link worker → hub.

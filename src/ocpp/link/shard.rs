@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::Message;
 
 use super::connect::{Connectors, Job, Outcome, Ws};
 use super::waker::Waker;
-use super::{LinkCmd, LinkEvent, LinkId};
+use super::{CloseWhy, LinkCmd, LinkEvent, LinkId};
 use crate::chan::{self, SendError};
 
 enum Link {
@@ -174,10 +176,10 @@ impl Shard {
                     }
                 }
                 Ok(LinkCmd::Send { link, text }) => self.send_text(link, text),
-                Ok(LinkCmd::Close { link }) => {
+                Ok(LinkCmd::Close { link, why }) => {
                     if let Some(removed) = self.links.remove(&link) {
                         if let Link::Open(mut open) = removed {
-                            close_quietly(&mut open.ws);
+                            close_with(&mut open.ws, why);
                         }
                         self.emit(LinkEvent::Closed {
                             link,
@@ -349,7 +351,7 @@ impl Shard {
     fn shutdown(&mut self) {
         for (_, link) in self.links.drain() {
             if let Link::Open(mut open) = link {
-                close_quietly(&mut open.ws);
+                close_with(&mut open.ws, CloseWhy::GoingAway);
             }
         }
     }
@@ -368,6 +370,20 @@ fn write_outcome(open: &mut Open, result: tungstenite::Result<()>) -> Result<(),
         }
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Closes with a close code the CSMS can read, then drops the socket.
+fn close_with(ws: &mut Ws, why: CloseWhy) {
+    let frame = CloseFrame {
+        code: CloseCode::from(why.code()),
+        reason: match why {
+            CloseWhy::Normal => "reset".into(),
+            CloseWhy::GoingAway => "going away".into(),
+        },
+    };
+    // Best effort, as below; the frame is small enough for any socket buffer.
+    let _ = ws.close(Some(frame));
+    let _ = ws.flush();
 }
 
 fn close_quietly(ws: &mut Ws) {

@@ -1,17 +1,21 @@
 //! OCPP 2.0.1 request and response payloads, one zero-sized [`Action`] type per message.
 //!
-//! Unknown fields (notably `customData`, which any CSMS may add) are accepted and ignored.
+//! Every payload read goes through [`decode_request`] or [`decode_response`], which first check
+//! it against the action's official schema ([`schema`]) and only then type it, so nothing that
+//! breaks a schema constraint reaches a handler. `customData`, which the schemas allow on every
+//! object, is checked and then ignored.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
-use super::frame::Frame;
+use super::frame::{ErrorCode, Frame};
 pub use super::types::{
     BootReason, ChargingStation, ConnectorStatus, RegistrationStatus, StatusInfo,
 };
 
+mod actions;
 mod authorization;
 mod availability;
 mod data_transfer;
@@ -20,9 +24,11 @@ mod events;
 mod meter_values;
 mod provisioning;
 mod remote;
+pub mod schema;
 mod security;
 mod transactions;
 
+pub use actions::*;
 pub use authorization::*;
 pub use availability::*;
 pub use data_transfer::*;
@@ -33,6 +39,8 @@ pub use provisioning::*;
 pub use remote::*;
 pub use security::*;
 pub use transactions::*;
+
+use schema::{Half, Violation};
 
 /// One OCPP action: its wire name and the payload types of its CALL and CALLRESULT.
 pub trait Action {
@@ -52,26 +60,66 @@ pub struct PayloadError {
     pub action: &'static str,
     /// JSON path of the offending field (`.` for the payload itself).
     pub path: String,
-    /// What serde found wrong.
+    /// What was wrong.
     pub message: String,
+    /// Which kind of constraint the payload breaks.
+    pub violation: Violation,
+}
+
+impl PayloadError {
+    /// The OCPP-J error code of a CALLERROR refusing the payload.
+    pub fn code(&self) -> ErrorCode {
+        match self.violation {
+            Violation::Format => ErrorCode::FormatViolation,
+            Violation::Type => ErrorCode::TypeConstraintViolation,
+            Violation::Occurrence => ErrorCode::OccurrenceConstraintViolation,
+            Violation::Property => ErrorCode::PropertyConstraintViolation,
+            Violation::Internal => ErrorCode::InternalError,
+        }
+    }
 }
 
 /// Reads the CALLRESULT payload of action `A`.
 pub fn decode_response<A: Action>(payload: &Value) -> Result<A::Response, PayloadError> {
-    decode::<A, A::Response>(payload)
+    decode::<A, A::Response>(Half::Response, payload)
 }
 
 /// Reads the CALL payload of action `A`.
 pub fn decode_request<A: Action>(payload: &Value) -> Result<A::Request, PayloadError> {
-    decode::<A, A::Request>(payload)
+    decode::<A, A::Request>(Half::Request, payload)
 }
 
-fn decode<A: Action, T: DeserializeOwned>(payload: &Value) -> Result<T, PayloadError> {
-    serde_path_to_error::deserialize(payload).map_err(|e| PayloadError {
+/// The schema decides what is acceptable; serde only types what the schema let through.
+fn decode<A: Action, T: DeserializeOwned>(half: Half, payload: &Value) -> Result<T, PayloadError> {
+    schema::check(A::NAME, half, payload).map_err(|f| PayloadError {
         action: A::NAME,
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
+        path: f.path,
+        message: f.message,
+        violation: f.violation,
+    })?;
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let message = e.inner().to_string();
+        PayloadError {
+            action: A::NAME,
+            path: e.path().to_string(),
+            violation: serde_violation(&message),
+            message,
+        }
     })
+}
+
+/// Classifies what serde refuses after the schema accepted it: numbers beyond the Rust type
+/// (an `integer` without bounds that does not fit `i32`) and the like.
+fn serde_violation(message: &str) -> Violation {
+    if message.starts_with("missing field") {
+        Violation::Occurrence
+    } else if message.starts_with("invalid type") {
+        Violation::Type
+    } else if message.starts_with("invalid value") || message.starts_with("unknown variant") {
+        Violation::Property
+    } else {
+        Violation::Format
+    }
 }
 
 /// Builds the CALL frame that sends `request` under message id `id`.
@@ -80,6 +128,7 @@ pub fn call<A: Action>(id: impl Into<String>, request: &A::Request) -> Result<Fr
         action: A::NAME,
         path: ".".to_owned(),
         message: e.to_string(),
+        violation: Violation::Internal,
     })?;
     Ok(Frame::Call {
         id: id.into(),

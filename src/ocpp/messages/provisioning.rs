@@ -181,17 +181,19 @@ mod tests {
             frame.map(|f| f.to_text()),
             Some(r#"[2,"42","Heartbeat",{}]"#.to_owned())
         );
-        let bad = json!({"currentTime": "x", "interval": "300", "status": "Accepted"});
+        let bad =
+            json!({"currentTime": "2024-05-01T10:00:00Z", "interval": "300", "status": "Accepted"});
         let err = decode_response::<BootNotification>(&bad).expect_err("interval is a string");
         assert_eq!(err.action, "BootNotification");
         assert_eq!(err.path, "interval");
-        let bad_status = json!({"currentTime": "x", "interval": 1, "status": "Maybe"});
+        let bad_status =
+            json!({"currentTime": "2024-05-01T10:00:00Z", "interval": 1, "status": "Maybe"});
         assert_eq!(
             decode_response::<BootNotification>(&bad_status).map_err(|e| e.path),
             Err("status".to_owned())
         );
-        let req =
-            json!({"timestamp": "t", "connectorStatus": "Faulted", "evseId": 1, "connectorId": 1});
+        let req = json!({"timestamp": "2024-05-01T10:00:00Z", "connectorStatus": "Faulted",
+                   "evseId": 1, "connectorId": 1});
         assert_eq!(
             decode_request::<StatusNotification>(&req).map(|r| r.connector_status),
             Ok(ConnectorStatus::Faulted)

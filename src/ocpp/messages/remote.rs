@@ -307,6 +307,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::ocpp::frame::ErrorCode;
     use crate::ocpp::messages::test_support::check;
     use crate::ocpp::messages::{decode_request, IdTokenType};
 
@@ -405,6 +406,16 @@ mod tests {
                 status_info: None,
             },
             json!({"status": "Scheduled"}),
+        );
+    }
+
+    #[test]
+    fn an_integer_the_schema_allows_but_i32_cannot_hold_is_a_property_violation() {
+        let big = json!({"evseId": 1_099_511_627_776_i64, "connectorId": 1});
+        let err = decode_request::<UnlockConnector>(&big).expect_err("beyond i32");
+        assert_eq!(
+            (err.path.as_str(), err.code()),
+            ("evseId", ErrorCode::PropertyConstraintViolation)
         );
     }
 

@@ -399,7 +399,8 @@ mod tests {
 
     #[test]
     fn decode_names_the_bad_enum_and_validate_the_long_id() {
-        let bad = json!({"eventType": "Started", "timestamp": "t", "triggerReason": "Authorized",
+        let bad = json!({"eventType": "Started", "timestamp": "2024-05-01T10:00:00Z",
+                         "triggerReason": "Authorized",
                          "seqNo": 0, "transactionInfo": {"transactionId": "x",
                                                          "stoppedReason": "Bored"}});
         assert_eq!(

@@ -183,6 +183,12 @@ fn upgrade<S: Read + Write>(
         station: &station,
         connection,
     };
+    if shared.lock().faults.opened(&station) {
+        log::info!("CSMS simulator: closing {station} connection {connection} at once");
+        let _ = ws.close(None);
+        let _ = ws.flush();
+        return Some(station);
+    }
     let ended = match socket.set_read_timeout(Some(POLL)) {
         Ok(()) => link.run(&mut ws, &outbox),
         Err(e) => format!("cannot set the read timeout: {e}"),
@@ -277,6 +283,10 @@ impl Link<'_> {
                         self.station
                     )
                 }
+                Ok(Message::Close(frame)) => {
+                    let code = frame.map(|f| u16::from(f.code));
+                    self.shared.lock().faults.closed(self.station, code);
+                }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(
@@ -305,7 +315,17 @@ impl Link<'_> {
         self.shared
             .record(self.station, Dir::In, self.connection, value);
         match Frame::parse(text) {
-            Ok(Frame::Call { id, action, .. }) => Some(self.answer(&id, &action)),
+            Ok(Frame::Call {
+                id,
+                action,
+                payload,
+            }) => {
+                if self.shared.lock().faults.withhold(self.station, &action) {
+                    log::info!("CSMS simulator: withholding the answer to {action} {id}");
+                    return None;
+                }
+                Some(self.answer(&id, &action, &payload))
+            }
             // Answers to our CALLs are only recorded.
             Ok(_) => None,
             Err(e) => {
@@ -315,7 +335,7 @@ impl Link<'_> {
         }
     }
 
-    fn answer(&self, id: &str, action: &str) -> Frame {
+    fn answer(&self, id: &str, action: &str, request: &Value) -> Frame {
         let now = rfc3339(SystemTime::now());
         let payload = match action {
             "BootNotification" => {
@@ -324,8 +344,8 @@ impl Link<'_> {
             }
             "Heartbeat" => json!({ "currentTime": now }),
             "Authorize" => json!({"idTokenInfo": {"status": "Accepted"}}),
+            "TransactionEvent" => self.transaction_event_answer(request),
             "StatusNotification"
-            | "TransactionEvent"
             | "MeterValues"
             | "NotifyEvent"
             | "NotifyReport"
@@ -343,6 +363,21 @@ impl Link<'_> {
         Frame::CallResult {
             id: id.to_owned(),
             payload,
+        }
+    }
+
+    /// The verdict set with `CsmsSim::set_transaction_token_status` for the event's idToken.
+    fn transaction_event_answer(&self, request: &Value) -> Value {
+        let status = request["idToken"]["idToken"].as_str().and_then(|token| {
+            self.shared
+                .lock()
+                .transaction_token_status
+                .get(token)
+                .cloned()
+        });
+        match status {
+            Some(status) => json!({"idTokenInfo": {"status": status}}),
+            None => json!({}),
         }
     }
 }

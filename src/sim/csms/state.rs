@@ -66,6 +66,10 @@ pub(super) struct State {
     pub next_call: u64,
     /// HTTP Basic passwords by station; `None` demands no credentials.
     pub passwords: Option<HashMap<String, String>>,
+    /// idTokenInfo status for TransactionEvents carrying these idTokens (default: no verdict).
+    pub transaction_token_status: HashMap<String, String>,
+    /// Faults asked for by a test, and what it may want to know of connections.
+    pub faults: super::faults::Faults,
 }
 
 /// State shared by the API handle, the accept thread and the connection threads.
@@ -106,6 +110,8 @@ impl Shared {
                 next_connection: 0,
                 next_call: 0,
                 passwords: options.basic_auth.clone(),
+                transaction_token_status: HashMap::new(),
+                faults: Default::default(),
             }),
             changed: Condvar::new(),
             stopping: AtomicBool::new(false),

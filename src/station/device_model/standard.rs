@@ -377,13 +377,15 @@ fn metering_ctrlrs(init: &DeviceModelInit, defs: &mut Vec<Def>) {
             .seconds(0.0)
             .setting(Setting::AlignedDataInterval),
         list(&a, "Measurands", &energy, Setting::AlignedDataMeasurands),
-        // TransactionEvent Ended carries no clock-aligned values.
-        Def::fixed(&a, "TxEndedInterval", integer, 0)
-            .unit("s")
+        Def::rw(&a, "TxEndedInterval", integer, 0)
+            .seconds(0.0)
             .setting(Setting::AlignedDataTxEndedInterval),
-        Def::fixed(&a, "TxEndedMeasurands", MemberList, "")
-            .values(supported.clone())
-            .setting(Setting::AlignedDataTxEndedMeasurands),
+        list(
+            &a,
+            "TxEndedMeasurands",
+            "",
+            Setting::AlignedDataTxEndedMeasurands,
+        ),
     ]);
 }
 

@@ -10,6 +10,7 @@ use super::*;
 use crate::ocpp::messages::Measurand;
 
 mod device_model;
+mod properties;
 mod provisioning;
 mod remote;
 mod transactions;
@@ -94,6 +95,7 @@ impl Harness {
                 ..Default::default()
             },
         );
+        self.st.device_known(0);
     }
 
     /// Pumps once and expects exactly one CALL; returns (id, action, payload).
@@ -191,6 +193,7 @@ fn plugged(h: &mut Harness, connected: bool) {
             ..Default::default()
         },
     );
+    h.st.device_known(0);
 }
 
 fn token_at_reader(h: &mut Harness, token: Option<&str>, connected: bool) {
@@ -203,4 +206,5 @@ fn token_at_reader(h: &mut Harness, token: Option<&str>, connected: bool) {
             ..Default::default()
         },
     );
+    h.st.device_known(0);
 }

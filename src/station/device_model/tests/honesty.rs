@@ -74,16 +74,6 @@ fn what_the_station_cannot_change_is_read_only_with_its_true_value() {
             "false",
         ),
         (
-            component("AlignedDataCtrlr"),
-            variable("TxEndedInterval"),
-            "0",
-        ),
-        (
-            component("AlignedDataCtrlr"),
-            variable("TxEndedMeasurands"),
-            "",
-        ),
-        (
             component("SecurityCtrlr"),
             variable("OrganizationName"),
             "Org",
