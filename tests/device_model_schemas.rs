@@ -15,10 +15,20 @@ use ocpp_gw::ocpp::messages::{
     ReportBase, SetVariableData, SetVariables, SetVariablesRequest, TxPoint, Variable,
 };
 use ocpp_gw::station::device_model::{
-    notify_report_pages, DeviceModel, DeviceModelInit, ExternalVariable, ExternalVariables,
+    DeviceModel, DeviceModelInit, ExternalVariable, ExternalVariables, ReportCursor,
 };
 use ocpp_gw::station::Backoff;
 use serde::Serialize;
+
+/// Every NotifyReport page of `cursor`, `per_page` entries each.
+fn pages(
+    model: &DeviceModel,
+    device: &Device,
+    mut cursor: ReportCursor,
+    per_page: usize,
+) -> Vec<NotifyReportRequest> {
+    std::iter::from_fn(|| cursor.next_page(model, device, per_page)).collect()
+}
 
 /// A device with a few template variables of different kinds.
 struct Device(BTreeMap<String, String>);
@@ -41,6 +51,14 @@ impl ExternalVariables for Device {
             ),
             var("Mode", Mutability::ReadWrite, DataType::string, None),
             var("Pin", Mutability::WriteOnly, DataType::integer, None),
+            // The active power: the EVSE's standard Power variable, valued by the device.
+            ExternalVariable {
+                component: "EVSE".into(),
+                variable: "Power".into(),
+                mutability: Mutability::ReadOnly,
+                data_type: DataType::decimal,
+                unit: Some("W".into()),
+            },
         ]
     }
 
@@ -96,11 +114,10 @@ fn station() -> (DeviceModel, Device) {
     model.set_station_availability(ConnectorStatus::Available);
     model.set_evse_availability(1, ConnectorStatus::Occupied);
     model.set_evse_availability(2, ConnectorStatus::Faulted);
-    model.set_evse_power(1, 7_360.5);
-    let device = Device(BTreeMap::from([(
-        "Meter.Temperature".to_owned(),
-        "41.5".to_owned(),
-    )]));
+    let device = Device(BTreeMap::from([
+        ("Meter.Temperature".to_owned(), "41.5".to_owned()),
+        ("EVSE.Power".to_owned(), "7360.5".to_owned()),
+    ]));
     (model, device)
 }
 
@@ -133,9 +150,10 @@ fn variable(name: &str) -> Variable {
 #[test]
 fn get_variables_of_every_variable_and_attribute() {
     let (model, device) = station();
-    let mut data: Vec<GetVariableData> = model
-        .base_report(ReportBase::FullInventory, &device)
+    let full = model.base_report(1, ReportBase::FullInventory, at());
+    let mut data: Vec<GetVariableData> = pages(&model, &device, full, 1000)
         .into_iter()
+        .flat_map(|p| p.report_data.unwrap_or_default())
         .flat_map(|r| {
             let attributes: Vec<Option<Attribute>> = Attribute::ALL
                 .iter()
@@ -239,17 +257,22 @@ fn base_reports_and_their_pages() {
                 status_info: None,
             },
         );
-        let data = model.base_report(*base, &device);
-        assert!(!data.is_empty(), "{base}");
-        let pages = notify_report_pages(request_id, data, 7, at());
+        let cursor = model.base_report(request_id, *base, at());
+        let pages = pages(&model, &device, cursor, 7);
         assert!(pages.len() > 1, "{base}");
         for page in &pages {
             valid::<NotifyReport>(Kind::Request, page);
         }
     }
     valid::<NotifyReport>(Kind::Response, &NotifyReportResponse {});
-    let empty = notify_report_pages(9, Vec::new(), 7, at());
-    valid::<NotifyReport>(Kind::Request, &empty[0]);
+    let empty = NotifyReportRequest {
+        request_id: 9,
+        generated_at: "2025-11-24T16:00:00.123Z".into(),
+        report_data: None,
+        tbc: false,
+        seq_no: 0,
+    };
+    valid::<NotifyReport>(Kind::Request, &empty);
 }
 
 #[test]
@@ -274,7 +297,7 @@ fn custom_reports_and_their_pages() {
         component_criteria: Some(ComponentCriterion::ALL.to_vec()),
     };
     valid::<GetReport>(Kind::Request, &req);
-    let data = model.report(&req, &device).expect("EVSEs match");
+    let data = model.report(&req, &device, at()).expect("EVSEs match");
     valid::<GetReport>(
         Kind::Response,
         &GetReportResponse {
@@ -282,7 +305,7 @@ fn custom_reports_and_their_pages() {
             status_info: None,
         },
     );
-    for page in notify_report_pages(5, data, 3, at()) {
+    for page in pages(&model, &device, data, 3) {
         valid::<NotifyReport>(Kind::Request, &page);
     }
     let problems = GetReportRequest {
@@ -290,8 +313,10 @@ fn custom_reports_and_their_pages() {
         request_id: 6,
         component_criteria: Some(vec![ComponentCriterion::Problem]),
     };
-    let faulted = model.report(&problems, &device).expect("EVSE 2 is faulted");
-    for page in notify_report_pages(6, faulted, 100, at()) {
+    let faulted = model
+        .report(&problems, &device, at())
+        .expect("EVSE 2 is faulted");
+    for page in pages(&model, &device, faulted, 100) {
         valid::<NotifyReport>(Kind::Request, &page);
     }
     let status = model
@@ -305,6 +330,7 @@ fn custom_reports_and_their_pages() {
                 component_criteria: None,
             },
             &device,
+            at(),
         )
         .expect_err("nothing matches");
     valid::<GetReport>(
@@ -319,8 +345,8 @@ fn custom_reports_and_their_pages() {
 #[test]
 fn the_validator_catches_a_broken_page() {
     let (model, device) = station();
-    let data = model.base_report(ReportBase::SummaryInventory, &device);
-    let page = notify_report_pages(1, data, 100, at()).remove(0);
+    let summary = model.base_report(1, ReportBase::SummaryInventory, at());
+    let page = pages(&model, &device, summary, 100).remove(0);
     let mut value = serde_json::to_value(&page).expect("page serializes");
     value["reportData"] = serde_json::json!([]);
     assert!(validate_payload(NotifyReport::NAME, Kind::Request, &value).is_err());

@@ -50,7 +50,9 @@ fn settings() -> StationSettings {
         ocpp_id: "CP1".into(),
         vendor_name: "V".into(),
         model: "M".into(),
-        firmware_version: "1".into(),
+        serial_number: None,
+        firmware_version: Some("1".into()),
+        identity: ocpp_gw::station::BootIdentity::default(),
         heartbeat_interval: Duration::from_secs(300),
         response_timeout: Duration::from_secs(30),
         backoff: Backoff {
@@ -63,6 +65,7 @@ fn settings() -> StationSettings {
         basic_auth_password: None,
         measurands: vec![Measurand::EnergyActiveImportRegister],
         evses: 1,
+        supply_phases: 3,
         tx: TxSettings {
             updated_interval: Duration::ZERO,
             ..TxSettings::default()
@@ -127,6 +130,9 @@ impl Rigless {
                 ..Default::default()
             },
         );
+        // As the hub does after the device's first answer: only then are statuses and
+        // transactions inferred.
+        st.device_known(0);
         Rigless {
             st,
             now,

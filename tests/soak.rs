@@ -1,6 +1,8 @@
-//! Soak with fault injection: simulated Modbus chargers run transactions continuously while
-//! the CSMS restarts and drops connections, chargers fall silent, the gateway is killed with
-//! SIGKILL and its configuration reloaded. At the end every charger is unplugged and left
+//! Soak with fault injection: simulated Modbus and ECHONET Lite chargers run transactions
+//! continuously while the CSMS restarts, drops connections, refuses them and leaves answers
+//! unsent; chargers fall silent or refuse every read; ECHONET Lite answers are lost and INF is
+//! spoofed from a charger's address; the gateway is killed with SIGKILL and its configuration
+//! reloaded. At the end every charger is unplugged and left
 //! alone, and the CSMS's view is checked: no lost, gapped or duplicated transaction event
 //! (beyond the resend of an unacknowledged one), exactly one Ended per Started, every
 //! station's last status true, no panic, and memory and descriptors flat over the last run.
@@ -13,12 +15,17 @@ mod common;
 mod journal_support;
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::gateway::{is_call, loopback, scratch, status_of, write_config, Gateway};
 use journal_support::{check_events, tx_events};
+use ocpp_gw::echonet::{Esv, Frame, Property, NODE_PROFILE};
+use ocpp_gw::modbus::ExceptionCode;
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Record};
+use ocpp_gw::sim::echonet_charger::{EchonetChargerSim, SimConfig};
 use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
 use ocpp_gw::util::rng::Rng;
 
@@ -43,6 +50,13 @@ fn usage(pid: u32) -> Option<(u64, usize)> {
     Some((rss, fds))
 }
 
+/// The gateway's ECHONET Lite interface and its nodes' addresses: loopback addresses no other
+/// test uses.
+const EL_GATEWAY: Ipv4Addr = Ipv4Addr::new(127, 76, 1, 1);
+fn el_node(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 76, 2, i as u8 + 1)
+}
+
 /// Counts of what was injected, for the table.
 #[derive(Debug, Default)]
 struct Faults {
@@ -50,7 +64,12 @@ struct Faults {
     unplugs: u64,
     csms_restarts: u64,
     connection_drops: u64,
+    connections_refused: u64,
+    answers_withheld: u64,
     silences: u64,
+    refused_reads: u64,
+    el_answers_lost: u64,
+    spoofed_inf: u64,
     kills: u64,
     reloads: u64,
 }
@@ -61,6 +80,7 @@ struct Soak {
     /// Records of every CSMS instance that was stopped, in order.
     history: Vec<Record>,
     chargers: Vec<ModbusChargerSim>,
+    nodes: Vec<EchonetChargerSim>,
     dir: std::path::PathBuf,
     config: std::path::PathBuf,
     gw: Option<Gateway>,
@@ -103,37 +123,68 @@ impl Soak {
 
     /// One random event: mostly charger activity, sometimes a fault.
     fn step(&mut self) {
-        let n = self.chargers.len() as u64;
-        let charger = &self.chargers[self.rng.below(n) as usize];
+        let stations = self.chargers.len() + self.nodes.len();
+        let pick = self.rng.below(stations as u64) as usize;
+        let station = station_name(pick, self.chargers.len());
         match self.rng.below(100) {
-            0..=69 => {
-                if charger.status() == 0 {
-                    charger.set_status(1);
-                    charger.set_power_w(7400.0);
-                    self.faults.plugs += 1;
-                } else {
-                    charger.set_power_w(0.0);
-                    charger.set_status(0);
-                    self.faults.unplugs += 1;
+            0..=64 => self.toggle(pick),
+            65..=72 => {
+                if let Some(c) = self.chargers.get(pick) {
+                    c.advance(Duration::from_secs(60));
                 }
             }
-            70..=79 => charger.advance(Duration::from_secs(60)),
-            80..=86 => {
-                let station = format!("CP{:03}", self.rng.below(n) + 1);
+            73..=77 => {
                 if let Some(csms) = &self.csms {
                     if csms.disconnect(&station) {
                         self.faults.connection_drops += 1;
                     }
                 }
             }
-            87..=90 => {
-                charger.set_silent(true);
-                self.faults.silences += 1;
-                std::thread::sleep(Duration::from_millis(300));
-                charger.set_silent(false);
+            78..=80 => {
+                // The CSMS takes the upgrade and closes at once, for a while.
+                if let Some(csms) = &self.csms {
+                    csms.set_close_at_once(&station, true);
+                    self.faults.connections_refused += 1;
+                    csms.disconnect(&station);
+                    std::thread::sleep(Duration::from_millis(400));
+                    csms.set_close_at_once(&station, false);
+                }
             }
-            91..=93 => self.restart_csms(),
-            94..=96 => {
+            81..=84 => {
+                // A slow CSMS: the next status or transaction message goes unanswered and
+                // times out at the station, which must send it again.
+                if let Some(csms) = &self.csms {
+                    let action = if self.rng.below(2) == 0 {
+                        "StatusNotification"
+                    } else {
+                        "TransactionEvent"
+                    };
+                    csms.withhold_answers(&station, action, 1);
+                    self.faults.answers_withheld += 1;
+                }
+            }
+            85..=87 => match self.chargers.get(pick) {
+                Some(c) if self.rng.below(2) == 0 => {
+                    c.set_silent(true);
+                    self.faults.silences += 1;
+                    std::thread::sleep(Duration::from_millis(300));
+                    c.set_silent(false);
+                }
+                Some(c) => {
+                    c.refuse_reads(Some(ExceptionCode::IllegalDataAddress));
+                    self.faults.refused_reads += 1;
+                    std::thread::sleep(Duration::from_millis(300));
+                    c.refuse_reads(None);
+                }
+                None => {
+                    let node = &self.nodes[pick - self.chargers.len()];
+                    node.drop_answers(1 + self.rng.below(3) as u32);
+                    self.faults.el_answers_lost += 1;
+                }
+            },
+            88..=89 => self.spoof(),
+            90..=92 => self.restart_csms(),
+            93..=96 => {
                 if let Some(gw) = &self.gw {
                     gw.signal(libc::SIGHUP);
                     self.faults.reloads += 1;
@@ -146,6 +197,60 @@ impl Soak {
                 self.start_gateway();
             }
         }
+    }
+
+    /// Plugs in (and charges) or unplugs the vehicle of station `pick`.
+    fn toggle(&mut self, pick: usize) {
+        let plug = match self.chargers.get(pick) {
+            Some(c) => {
+                let plug = c.status() == 0;
+                c.set_power_w(if plug { 7400.0 } else { 0.0 });
+                c.set_status(u16::from(plug));
+                plug
+            }
+            None => {
+                let node = &self.nodes[pick - self.chargers.len()];
+                let plug = node.property(0xC7) != Some(vec![0x41]);
+                node.set_property(0xC7, &[if plug { 0x41 } else { 0x30 }]);
+                plug
+            }
+        };
+        if plug {
+            self.faults.plugs += 1;
+        } else {
+            self.faults.unplugs += 1;
+        }
+    }
+
+    /// A burst of INF claiming plug-ins and unplugs, sent from an ECHONET Lite node's address.
+    fn spoof(&mut self) {
+        let Some(node) = self
+            .nodes
+            .get(self.rng.below(self.nodes.len().max(1) as u64) as usize)
+        else {
+            return;
+        };
+        let Ok(spoofer) = UdpSocket::bind(SocketAddr::from((node.addr().ip(), 0))) else {
+            return;
+        };
+        for tid in 0..200u16 {
+            let vehicle = if tid % 2 == 0 { 0x41 } else { 0x30 };
+            let props = vec![Property::new(0xC7, [vehicle])];
+            let frame = Frame::new(tid, node.eoj(), NODE_PROFILE, Esv::Inf, props);
+            if let Ok(bytes) = frame.encode() {
+                let _ = spoofer.send_to(&bytes, (EL_GATEWAY, 3610));
+            }
+        }
+        self.faults.spoofed_inf += 200;
+    }
+}
+
+/// `CP001…` for the Modbus chargers, `EL001…` for the ECHONET Lite nodes after them.
+fn station_name(pick: usize, chargers: usize) -> String {
+    if pick < chargers {
+        format!("CP{:03}", pick + 1)
+    } else {
+        format!("EL{:03}", pick - chargers + 1)
     }
 }
 
@@ -186,20 +291,55 @@ fn panics_in_logs(dir: &Path) -> Vec<String> {
 #[test]
 fn transactions_survive_every_fault_and_the_csms_converges() {
     let devices = env_or("SOAK_DEVICES", 10) as usize;
+    // One station in five is an ECHONET Lite node.
+    let el_count = (devices / 5).max(1);
+    let modbus_count = devices - el_count;
     let seconds = env_or("SOAK_SECONDS", 40);
     let seed = env_or("SOAK_SEED", 0x50a6);
     let csms = CsmsSim::start(loopback(), options()).unwrap();
-    let chargers: Vec<_> = (0..devices)
+    let chargers: Vec<_> = (0..modbus_count)
         .map(|_| ModbusChargerSim::start(loopback()).unwrap())
+        .collect();
+    let nodes: Vec<_> = (0..el_count)
+        .map(|i| {
+            let mut node = SimConfig::charger(el_node(i));
+            node.multicast = false;
+            node.notify = vec![(EL_GATEWAY, 3610).into()];
+            let sim = EchonetChargerSim::start(node).unwrap();
+            sim.set_property(0xC7, &[0x30]);
+            sim
+        })
         .collect();
     let dir = scratch("soak");
     let addrs: Vec<_> = chargers.iter().map(|c| c.addr()).collect();
-    let config = write_config(&dir, &csms.url(), &addrs, "");
+    let config = write_config(&dir, &csms.url(), &addrs, "response_timeout_sec = 2\n");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&config)
+        .unwrap();
+    write!(
+        file,
+        "\n[echonet]\ninterface = \"{EL_GATEWAY}\"\nresponse_timeout_ms = 300\n"
+    )
+    .unwrap();
+    for i in 0..el_count {
+        write!(
+            file,
+            "\n[[devices]]\nid = \"el-{n}\"\ntemplate = \"echonet_ev_charger\"\n\
+             protocol = \"echonet_lite\"\nocpp_id = \"EL{n:03}\"\npoll_interval_ms = 1000\n\
+             [devices.connection]\nip = \"{ip}\"\neoj = \"0x02A101\"\n",
+            n = i + 1,
+            ip = el_node(i),
+        )
+        .unwrap();
+    }
+    drop(file);
     let mut soak = Soak {
         csms_addr: csms.addr(),
         csms: Some(csms),
         history: Vec::new(),
         chargers,
+        nodes,
         dir,
         config,
         gw: None,
@@ -220,8 +360,12 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
     // Quiet end: everything unplugged and answering, one last gateway life that is measured.
     for c in &soak.chargers {
         c.set_silent(false);
+        c.refuse_reads(None);
         c.set_power_w(0.0);
         c.set_status(0);
+    }
+    for node in &soak.nodes {
+        node.set_property(0xC7, &[0x30]);
     }
     if soak.csms.is_none() {
         soak.restart_csms();
@@ -255,8 +399,8 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
     );
     // The CSMS converged: every station's last status is the device's (all unplugged).
     let last = last_statuses(&records);
-    for i in 1..=devices {
-        let station = format!("CP{i:03}");
+    for i in 0..devices {
+        let station = station_name(i, modbus_count);
         assert_eq!(
             last.get(&station).map(String::as_str),
             Some("Available"),
@@ -291,15 +435,22 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
         .count();
     let f = &soak.faults;
     println!(
-        "soak: devices={devices} seconds={seconds} seed={seed} plugs={} unplugs={} \
-         csms_restarts={} connection_drops={} silences={} kills={} reloads={} \
-         transactions={} transaction_events={calls} repeats={repeats} gaps=0 unended=0 \
+        "soak: devices={devices} (modbus={modbus_count} echonet={el_count}) seconds={seconds} \
+         seed={seed} plugs={} unplugs={} csms_restarts={} connection_drops={} \
+         connections_refused={} answers_withheld={} silences={} refused_reads={} \
+         el_answers_lost={} spoofed_inf={} kills={} reloads={} transactions={} \
+         transaction_events={calls} repeats={repeats} gaps=0 unended=0 \
          rss_kib={rss_early}->{rss_late} fds={fds_early}->{fds_late} panics=0",
         f.plugs,
         f.unplugs,
         f.csms_restarts,
         f.connection_drops,
+        f.connections_refused,
+        f.answers_withheld,
         f.silences,
+        f.refused_reads,
+        f.el_answers_lost,
+        f.spoofed_inf,
         f.kills,
         f.reloads,
         by_tx.len(),

@@ -81,7 +81,9 @@ fn settings() -> StationSettings {
         ocpp_id: "CP1".into(),
         vendor_name: "Fuzz".into(),
         model: "Station".into(),
-        firmware_version: "1".into(),
+        serial_number: None,
+        firmware_version: Some("1".into()),
+        identity: ocpp_gw::station::BootIdentity::default(),
         heartbeat_interval: Duration::from_secs(300),
         response_timeout: Duration::from_secs(30),
         backoff: Backoff {
@@ -97,6 +99,7 @@ fn settings() -> StationSettings {
             Measurand::PowerActiveImport,
         ],
         evses: 1,
+        supply_phases: 3,
         tx: TxSettings {
             auth_enabled: true,
             ..TxSettings::default()

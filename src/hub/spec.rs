@@ -13,16 +13,19 @@ use crate::device::{
     BusCmd, DeviceId, EchonetDevice, ModbusRtuDevice, ModbusTcpDevice, PoolCmd, WorkerCmd,
     WriteRequest,
 };
-use crate::mapping::{OcppName, Template};
+use crate::mapping::{OcppName, Phase, Template};
 use crate::ocpp::link::ConnectParams;
 use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
-use crate::station::{Backoff, Capabilities, Retry, StationSettings};
+use crate::station::{Backoff, BootIdentity, Capabilities, Retry, StationSettings};
 
 /// Slow-class variables are read once every this many polls.
 const SLOW_POLL_FACTOR: u32 = 10;
 /// AlignedDataCtrlr.Interval default: quarter-hour readings, as metering usually wants.
 const ALIGNED_INTERVAL: Duration = Duration::from_secs(900);
+/// How long the first BootNotification waits for a mapped charger identity: several polls of
+/// even the slow class, yet short enough that a silent charger still gets its station online.
+const IDENTITY_WAIT: Duration = Duration::from_secs(30);
 /// MessageAttemptsTransactionEvent and MessageAttemptIntervalTransactionEvent defaults.
 const TX_MESSAGE_RETRY: Retry = Retry {
     attempts: 3,
@@ -219,6 +222,24 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
     }
 }
 
+/// AC phases of the charger: one when the template maps values of L1 alone, three when it maps
+/// any of L2 or L3, and three (the AC chargers served here) when it maps no per-phase value.
+fn supply_phases(template: &Template) -> u8 {
+    let mut phases = template.variables.iter().filter_map(|v| v.phase);
+    let beyond_l1 = |p: Phase| !matches!(p, Phase::L1 | Phase::L1N | Phase::N);
+    match phases.next() {
+        Some(first) if !beyond_l1(first) && !phases.any(beyond_l1) => 1,
+        _ => 3,
+    }
+}
+
+/// The device-model (component, variable) of the template variable of `name`, if mapped.
+fn mapped(template: &Template, name: &OcppName) -> Option<(String, String)> {
+    template
+        .variable(name)
+        .map(|(_, v)| (v.component().to_string(), v.variable_name().to_string()))
+}
+
 fn station_settings(
     config: &Config,
     device: &DeviceConfig,
@@ -235,7 +256,13 @@ fn station_settings(
             .model
             .clone()
             .unwrap_or_else(|| template.id.chars().take(20).collect()),
-        firmware_version: format!("ocpp-gw {}", env!("CARGO_PKG_VERSION")),
+        serial_number: None,
+        firmware_version: None,
+        identity: BootIdentity {
+            serial_number: mapped(template, &OcppName::IdentitySerialNumber),
+            firmware_version: mapped(template, &OcppName::IdentityFirmwareVersion),
+            wait: IDENTITY_WAIT,
+        },
         heartbeat_interval: csms.heartbeat_interval,
         response_timeout: csms.response_timeout,
         backoff: Backoff {
@@ -257,6 +284,7 @@ fn station_settings(
             })
             .collect(),
         evses: 1,
+        supply_phases: supply_phases(template),
         tx: TxSettings {
             // A token reader means drivers authorize at the charger.
             auth_enabled: template.variable(&OcppName::IdToken).is_some(),
@@ -271,5 +299,60 @@ fn station_settings(
             reset: template.variable(&OcppName::ControlReset).is_some(),
             availability: template.variable(&OcppName::ControlAvailability).is_some(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::device::{ModbusTable, PollClass};
+    use crate::mapping::{Access, DataType, Order, Source, Variable};
+
+    fn voltage(phase: Option<Phase>) -> Variable {
+        let name = OcppName::Measurand("Voltage".into());
+        Variable {
+            component: "EVSE".into(),
+            variable: "Voltage".into(),
+            ocpp_name: name,
+            phase,
+            source: Source::Modbus {
+                table: ModbusTable::HoldingRegister,
+                address: 0,
+                count: 1,
+                order: Order::Abcd,
+            },
+            data_type: DataType::U16,
+            bit: None,
+            access: Access::Read,
+            poll: PollClass::Slow,
+            scale: 1.0,
+            offset_value: 0.0,
+            unit: None,
+            enum_map: BTreeMap::new(),
+            min: None,
+            max: None,
+        }
+    }
+
+    fn phases(of: &[Option<Phase>]) -> u8 {
+        supply_phases(&Template {
+            id: "t".into(),
+            description: String::new(),
+            extends: None,
+            vendor_name: None,
+            model: None,
+            variables: of.iter().map(|p| voltage(*p)).collect(),
+        })
+    }
+
+    #[test]
+    fn supply_phases_follow_the_templates_phases() {
+        assert_eq!(phases(&[Some(Phase::L1N)]), 1);
+        assert_eq!(phases(&[Some(Phase::L1), None]), 1);
+        assert_eq!(phases(&[Some(Phase::L1N), Some(Phase::L2N)]), 3);
+        assert_eq!(phases(&[Some(Phase::L3)]), 3);
+        assert_eq!(phases(&[None]), 3, "no per-phase value: three-phase AC");
     }
 }

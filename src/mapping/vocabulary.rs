@@ -94,6 +94,10 @@ pub enum OcppName {
     ControlReset,
     /// `Control.Unlock`: release the connector.
     ControlUnlock,
+    /// `Identity.SerialNumber`: the charger's serial number, for BootNotification.
+    IdentitySerialNumber,
+    /// `Identity.FirmwareVersion`: the charger's firmware version, for BootNotification.
+    IdentityFirmwareVersion,
     /// `Vendor.<name>`: a device value with no OCPP meaning, exposed in the device model only.
     Vendor(String),
 }
@@ -188,6 +192,18 @@ const ROLES: &[(&str, OcppName, &str, &str)] = &[
         "Connector",
         "Unlock",
     ),
+    (
+        "Identity.SerialNumber",
+        OcppName::IdentitySerialNumber,
+        "ChargingStation",
+        "SerialNumber",
+    ),
+    (
+        "Identity.FirmwareVersion",
+        OcppName::IdentityFirmwareVersion,
+        "ChargingStation",
+        "FirmwareVersion",
+    ),
 ];
 
 impl OcppName {
@@ -238,7 +254,9 @@ impl OcppName {
             | OcppName::ChargingState
             | OcppName::Fault
             | OcppName::Measurand(_)
-            | OcppName::IdToken => Direction::Read,
+            | OcppName::IdToken
+            | OcppName::IdentitySerialNumber
+            | OcppName::IdentityFirmwareVersion => Direction::Read,
             OcppName::ControlAvailability
             | OcppName::ControlCharging
             | OcppName::ControlCurrentLimit
@@ -271,7 +289,10 @@ impl OcppName {
             OcppName::ControlCharging => exact(CHARGING_COMMANDS),
             OcppName::ControlReset => exact(RESET_COMMANDS),
             OcppName::ControlUnlock => exact(UNLOCK_COMMANDS),
-            OcppName::Vendor(_) => ValueRule::Any,
+            // A version or serial may be a number register as well as a string.
+            OcppName::Vendor(_)
+            | OcppName::IdentitySerialNumber
+            | OcppName::IdentityFirmwareVersion => ValueRule::Any,
         }
     }
 
@@ -482,6 +503,18 @@ mod tests {
             ("Control.PowerLimit", Direction::Write, "EVSE", "PowerLimit"),
             ("Control.Reset", Direction::Write, "EVSE", "Reset"),
             ("Control.Unlock", Direction::Write, "Connector", "Unlock"),
+            (
+                "Identity.SerialNumber",
+                Direction::Read,
+                "ChargingStation",
+                "SerialNumber",
+            ),
+            (
+                "Identity.FirmwareVersion",
+                Direction::Read,
+                "ChargingStation",
+                "FirmwareVersion",
+            ),
         ];
         for (name, direction, component, variable) in cases {
             let Some(n) = OcppName::parse(name) else {
@@ -504,6 +537,10 @@ mod tests {
         );
         assert_eq!(OcppName::Fault.value_rule(), ValueRule::Code);
         assert_eq!(OcppName::IdToken.value_rule(), ValueRule::Text);
+        assert_eq!(
+            OcppName::IdentityFirmwareVersion.value_rule(),
+            ValueRule::Any
+        );
         assert_eq!(OcppName::ChargingState.enum_values(), Some(CHARGING_STATES));
     }
 

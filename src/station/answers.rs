@@ -34,7 +34,8 @@ impl Station {
             Call::Boot => match calls::boot_response(&payload) {
                 Ok((registration, interval)) => {
                     self.boot_triggered = false;
-                    self.registered(now, wall, registration, interval)
+                    self.csms_time(&payload, wall);
+                    self.registered(now, wall, registration, interval);
                 }
                 Err(e) => {
                     log::warn!("{}: bad BootNotificationResponse: {e}", self.ocpp_id());
@@ -58,7 +59,7 @@ impl Station {
                 self.extra.pop_front();
             }
             Call::Authorize { index } => self.authorize_answered(now, index, &payload, out),
-            Call::Heartbeat => {}
+            Call::Heartbeat => self.csms_time(&payload, wall),
         }
     }
 
@@ -128,7 +129,12 @@ impl Station {
                 }
             }
             Call::Extra => match failure {
-                Failure::Refused => self.extra.pop_front(),
+                Failure::Refused => {
+                    if let Some(action) = self.extra.front().map(|m| m.action) {
+                        self.extra.pop_front();
+                        self.extra_failed(action);
+                    }
+                }
                 Failure::TimedOut => {
                     if let Some(dropped) = self.extra.timed_out() {
                         log::error!(
@@ -137,6 +143,7 @@ impl Station {
                             dropped.action,
                             super::oneoff::ATTEMPTS
                         );
+                        self.extra_failed(dropped.action);
                     }
                 }
             },

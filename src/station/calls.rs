@@ -77,8 +77,8 @@ pub(super) fn build(
                 charging_station: ChargingStation {
                     model: s.model.clone(),
                     vendor_name: s.vendor_name.clone(),
-                    serial_number: None,
-                    firmware_version: Some(s.firmware_version.clone()),
+                    serial_number: s.serial_number.clone(),
+                    firmware_version: s.firmware_version.clone(),
                 },
             },
         ),

@@ -64,7 +64,7 @@ impl Station {
             ChangeAvailability::NAME => self.change_availability(payload, out),
             TriggerMessage::NAME => self.trigger(now, wall, payload),
             GetTransactionStatus::NAME => self.transaction_status(payload),
-            GetVariables::NAME => self.get_variables(payload),
+            GetVariables::NAME => self.get_variables(payload, wall),
             SetVariables::NAME => self.set_variables(payload, out),
             GetBaseReport::NAME => self.get_base_report(payload, wall),
             GetReport::NAME => self.get_report(payload, wall),

@@ -236,7 +236,9 @@ mod tests {
             ocpp_id: "CP1".into(),
             vendor_name: "V".into(),
             model: "M".into(),
-            firmware_version: "1".into(),
+            serial_number: None,
+            firmware_version: Some("1".into()),
+            identity: crate::station::BootIdentity::default(),
             heartbeat_interval: Duration::from_secs(300),
             response_timeout: Duration::from_secs(30),
             backoff: Backoff {
@@ -249,6 +251,7 @@ mod tests {
             basic_auth_password: None,
             measurands: vec![Measurand::EnergyActiveImportRegister],
             evses: 1,
+            supply_phases: 3,
             tx: TxSettings::default(),
             aligned_interval: Duration::ZERO,
             aligned_measurands: Vec::new(),

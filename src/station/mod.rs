@@ -38,7 +38,7 @@ use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
 use transaction::{TxSettings, TxTracker};
-pub use variables::ExternalDef;
+pub use variables::{BootIdentity, ExternalDef};
 
 /// What the template lets the CSMS do to the device.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,7 +60,12 @@ pub struct StationSettings {
     pub ocpp_id: String,
     pub vendor_name: String,
     pub model: String,
-    pub firmware_version: String,
+    /// The charger's serial number, once the device reported it (`Identity.SerialNumber`).
+    pub serial_number: Option<String>,
+    /// The charger's firmware version, once the device reported it (`Identity.FirmwareVersion`).
+    pub firmware_version: Option<String>,
+    /// Where those two come from, and how long the first boot waits for them.
+    pub identity: BootIdentity,
     /// Heartbeat interval until the CSMS sets its own.
     pub heartbeat_interval: Duration,
     /// How long to wait for the CALLRESULT of one of our CALLs.
@@ -76,6 +81,8 @@ pub struct StationSettings {
     pub measurands: Vec<Measurand>,
     /// EVSEs, one connector each, numbered from 1.
     pub evses: usize,
+    /// AC phases the charger is connected to (ChargingStation/EVSE/Connector.SupplyPhases).
+    pub supply_phases: u8,
     pub tx: TxSettings,
     /// AlignedDataCtrlr.Interval (zero: off) and AlignedDataCtrlr.Measurands.
     pub aligned_interval: Duration,
@@ -212,6 +219,8 @@ pub struct Station {
     next_event_id: i32,
     model: device_model::DeviceModel,
     external: variables::External,
+    /// The report being sent, one NotifyReport page at a time.
+    report: Option<device_model::ReportCursor>,
     /// Queue and transaction changes are written to the journal (see `resume_from_journal`).
     journaling: bool,
     /// Journal writes found while restoring, not yet handed out.
@@ -227,6 +236,8 @@ pub struct Station {
     pending_unlock: Option<commands::PendingUnlock>,
     /// Template variables (component, variable) whose last write failed, as the CSMS was told.
     failed_writes: Vec<(String, String)>,
+    /// The first BootNotification waits until then for the charger's identity.
+    identity_until: Instant,
 }
 
 /// A link that stayed open this long (or on which the CSMS answered a CALL) worked: the next
@@ -241,9 +252,11 @@ impl Station {
             .map(|_| Evse::default())
             .collect();
         let model = variables::build_model(&settings);
+        let identity_until = now + settings.identity.wait;
         Station {
             model,
             external: variables::External::default(),
+            report: None,
             heartbeat_interval: settings.heartbeat_interval,
             id_prefix: rng.next_u64() as u32,
             settings,
@@ -271,6 +284,7 @@ impl Station {
             connected_at: None,
             pending_unlock: None,
             failed_writes: Vec::new(),
+            identity_until,
         }
     }
 
@@ -439,6 +453,7 @@ impl Station {
         self.sample_clock(now, wall);
         self.apply_pending_reset(now, wall, out);
         self.expire_unlock(now, out);
+        self.feed_report(wall);
         self.flush_journal(out);
         match self.link {
             Link::Down { retry_at } if retry_at <= now => {
@@ -522,8 +537,8 @@ impl Station {
                 Some(o) => Some(o.deadline),
                 None if self.registration != Registration::Accepted => {
                     match self.triggered_call() {
-                        Some(_) => Some(self.last_call_at.min(self.boot_at)),
-                        None => Some(self.boot_at),
+                        Some(_) => Some(self.last_call_at.min(self.boot_due())),
+                        None => Some(self.boot_due()),
                     }
                 }
                 None if self.has_work() => {
@@ -544,6 +559,7 @@ impl Station {
         }
         !self.queue.is_empty()
             || !self.extra.is_empty()
+            || self.report.is_some()
             || self.heartbeat_due
             || self.status_to_send().is_some()
             || self.next_authorize().is_some()
@@ -551,7 +567,7 @@ impl Station {
 
     fn next_call(&self, now: Instant) -> Option<Call> {
         if self.registration != Registration::Accepted {
-            if self.boot_at <= now {
+            if self.boot_due() <= now {
                 return Some(Call::Boot);
             }
             return self.triggered_call();

@@ -108,6 +108,11 @@ impl OneOffs {
         self.items.pop_front()
     }
 
+    /// How many messages of `action` wait (the one in flight included).
+    pub fn count(&self, action: &str) -> usize {
+        self.items.iter().filter(|m| m.action == action).count()
+    }
+
     /// True when nothing waits.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()

@@ -2,21 +2,22 @@
 //! variables, and keeping the station's timers in step with what the CSMS set.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
 use super::device_model::{
-    notify_report_pages, Changed, DeviceModel, DeviceModelInit, ExternalVariable,
-    ExternalVariables, Limited,
+    Changed, DeviceModel, DeviceModelInit, ExternalVariable, ExternalVariables, Limited,
 };
 use super::handlers::{decode, encode};
 use super::{Effect, Retry, Station, StationSettings};
 use crate::ocpp::frame::{ErrorCode, Frame};
 use crate::ocpp::messages::{
-    self, Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
-    GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, TxPoint,
+    Action, GenericDeviceModelStatus, GetBaseReport, GetBaseReportResponse, GetReport,
+    GetReportResponse, GetVariables, Measurand, NotifyReport, SetVariables, StatusInfo, TxPoint,
 };
+use crate::ocpp::types::ChargingStation;
+use crate::util::time::parse_rfc3339;
 
 /// One template variable as the device model exposes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,18 @@ pub struct ExternalDef {
     /// The template's `min` and `max` for a number the CSMS may set.
     pub min: Option<f64>,
     pub max: Option<f64>,
+}
+
+/// The template variables (component, variable) holding the charger's identity for
+/// BootNotification, and how long the first boot waits for the device to report them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootIdentity {
+    /// `Identity.SerialNumber`, if mapped.
+    pub serial_number: Option<(String, String)>,
+    /// `Identity.FirmwareVersion`, if mapped.
+    pub firmware_version: Option<(String, String)>,
+    /// The longest the first BootNotification waits for a mapped value.
+    pub wait: Duration,
 }
 
 /// The variables a template maps to the device, as the station sees them.
@@ -96,7 +109,7 @@ pub(super) fn model_init(settings: &StationSettings) -> DeviceModelInit {
         organization_name: settings.vendor_name.clone(),
         evse_count: settings.evses,
         connector_type: "cType2".into(),
-        supply_phases: 3,
+        supply_phases: settings.supply_phases,
         evse_max_power_w: None,
         heartbeat_interval: settings.heartbeat_interval,
         message_timeout: settings.response_timeout,
@@ -162,6 +175,36 @@ impl Station {
     /// The current values of the template-mapped variables.
     pub fn set_external_values(&mut self, values: HashMap<(String, String), String>) {
         self.external.values = values;
+        let identity = &self.settings.identity;
+        // Cut to the schema's lengths: a CSMS must not reject the BootNotification for them.
+        let value = |key: &Option<(String, String)>, max: usize| {
+            let v = self.external.values.get(key.as_ref()?)?.trim();
+            (!v.is_empty()).then(|| v.chars().take(max).collect::<String>())
+        };
+        let serial = value(&identity.serial_number, ChargingStation::SERIAL_NUMBER_MAX);
+        let firmware = value(
+            &identity.firmware_version,
+            ChargingStation::FIRMWARE_VERSION_MAX,
+        );
+        if serial.is_some() {
+            self.settings.serial_number = serial;
+        }
+        if firmware.is_some() {
+            self.settings.firmware_version = firmware;
+        }
+    }
+
+    /// When the next BootNotification may go: the first one also waits for the charger's
+    /// mapped identity, until `identity_until` at the latest.
+    pub(super) fn boot_due(&self) -> Instant {
+        let s = &self.settings;
+        let missing = (s.identity.serial_number.is_some() && s.serial_number.is_none())
+            || (s.identity.firmware_version.is_some() && s.firmware_version.is_none());
+        if missing {
+            self.boot_at.max(self.identity_until)
+        } else {
+            self.boot_at
+        }
     }
 
     /// Re-derives every timer and transaction setting from the device model.
@@ -212,9 +255,25 @@ impl Station {
         self.next_clock = None;
     }
 
+    /// Keeps the CSMS's clock from the `currentTime` of a BootNotification or Heartbeat answer.
+    pub(super) fn csms_time(&mut self, payload: &Value, wall: SystemTime) {
+        match payload.get("currentTime").and_then(Value::as_str) {
+            Some(text) => match parse_rfc3339(text) {
+                Some(csms) => self.model.set_csms_time(csms, wall),
+                None => log::warn!("{}: bad currentTime {text:?}", self.ocpp_id()),
+            },
+            None => log::warn!("{}: answer without currentTime", self.ocpp_id()),
+        }
+    }
+
     /// B06: GetVariables.
-    pub(super) fn get_variables(&mut self, payload: &Value) -> Result<Value, Frame> {
+    pub(super) fn get_variables(
+        &mut self,
+        payload: &Value,
+        wall: SystemTime,
+    ) -> Result<Value, Frame> {
         let req = decode::<GetVariables>(payload)?;
+        self.model.set_clock(wall);
         self.check_size(req.get_variable_data.len(), Limited::GetVariables)?;
         encode(&self.model.get_variables(&req, &self.external))
     }
@@ -249,11 +308,19 @@ impl Station {
         wall: SystemTime,
     ) -> Result<Value, Frame> {
         let req = decode::<GetBaseReport>(payload)?;
-        let data = self.model.base_report(req.report_base, &self.external);
-        self.queue_report(req.request_id, data, wall);
+        let (status, status_info) = match self.report_in_progress() {
+            Some(busy) => busy,
+            None => {
+                self.report = Some(
+                    self.model
+                        .base_report(req.request_id, req.report_base, wall),
+                );
+                (GenericDeviceModelStatus::Accepted, None)
+            }
+        };
         encode(&GetBaseReportResponse {
-            status: GenericDeviceModelStatus::Accepted,
-            status_info: None,
+            status,
+            status_info,
         })
     }
 
@@ -262,25 +329,83 @@ impl Station {
         let req = decode::<GetReport>(payload)?;
         let requested = req.component_variable.as_ref().map_or(0, Vec::len);
         self.check_size(requested, Limited::GetReport)?;
-        let status = match self.model.report(&req, &self.external) {
-            Ok(data) => {
-                self.queue_report(req.request_id, data, wall);
-                GenericDeviceModelStatus::Accepted
-            }
-            Err(status) => status,
+        let (status, status_info) = match self.report_in_progress() {
+            Some(busy) => busy,
+            None => match self.model.report(&req, &self.external, wall) {
+                Ok(cursor) => {
+                    self.report = Some(cursor);
+                    (GenericDeviceModelStatus::Accepted, None)
+                }
+                Err(status) => (status, None),
+            },
         };
         encode(&GetReportResponse {
             status,
-            status_info: None,
+            status_info,
         })
     }
 
-    fn queue_report(&mut self, request_id: i32, data: Vec<messages::ReportData>, wall: SystemTime) {
-        let per_page = self.model.items_per_message(Limited::GetReport);
-        for page in notify_report_pages(request_id, data, per_page, wall) {
-            match serde_json::to_value(page) {
-                Ok(payload) => self.extra.push_back((NotifyReport::NAME, payload)),
-                Err(e) => log::error!("{}: cannot encode NotifyReport: {e}", self.ocpp_id()),
+    /// The answer to a report request while another report is still being sent: one report at
+    /// a time keeps what a CSMS can make the station hold to one cursor (B07/B08 Rejected).
+    fn report_in_progress(&self) -> Option<(GenericDeviceModelStatus, Option<StatusInfo>)> {
+        let cursor = self.report.as_ref()?;
+        let page_queued = self.extra.count(NotifyReport::NAME) > 0;
+        // A finished report whose last page was answered is over, pumped or not.
+        if cursor.is_finished() && !page_queued {
+            return None;
+        }
+        Some((
+            GenericDeviceModelStatus::Rejected,
+            Some(StatusInfo {
+                reason_code: "ReportInProgress".to_owned(),
+                additional_info: Some(format!(
+                    "report {} is still being sent",
+                    cursor.request_id()
+                )),
+            }),
+        ))
+    }
+
+    /// A one-off message the CSMS refused or did not answer: a report missing a page ends
+    /// there, rather than going on with a gap in its seqNo.
+    pub(super) fn extra_failed(&mut self, action: &str) {
+        if action != NotifyReport::NAME {
+            return;
+        }
+        if let Some(cursor) = self.report.take() {
+            log::warn!(
+                "{}: NotifyReport of report {} failed; the report ends here",
+                self.ocpp_id(),
+                cursor.request_id()
+            );
+        }
+    }
+
+    /// Hands the next page of the running report to the send queue once the previous one was
+    /// answered; the report ends when its last page was.
+    pub(super) fn feed_report(&mut self, wall: SystemTime) {
+        let Station {
+            report,
+            model,
+            external,
+            extra,
+            ..
+        } = self;
+        let Some(cursor) = report else { return };
+        if extra.count(NotifyReport::NAME) > 0 {
+            return;
+        }
+        model.set_clock(wall);
+        let per_page = model.items_per_message(Limited::GetReport);
+        let Some(page) = cursor.next_page(model, external, per_page) else {
+            *report = None;
+            return;
+        };
+        match serde_json::to_value(page) {
+            Ok(payload) => extra.push_back((NotifyReport::NAME, payload)),
+            Err(e) => {
+                log::error!("{}: cannot encode NotifyReport: {e}", self.settings.ocpp_id);
+                *report = None;
             }
         }
     }

@@ -2,8 +2,8 @@
 
 use super::value::{normalize, Invalid};
 use super::{
-    same_component, same_name, same_variable, truncate, Changed, DeviceModel, ExternalVariable,
-    ExternalVariables,
+    external_component, same_component, same_name, same_variable, truncate, Changed, DeviceModel,
+    ExternalVariable, ExternalVariables,
 };
 use crate::ocpp::messages::{
     Attribute, Component, GetVariableData, GetVariableResult, GetVariableStatus,
@@ -96,12 +96,15 @@ impl DeviceModel {
                 }
             }
         }
-        // Template variables live on plain components: no instance, no EVSE.
-        if component.instance.is_some() || component.evse.is_some() || variable.instance.is_some() {
+        // Template variables have no instance. An `EVSE` or `Connector` one is addressed with
+        // the device's EVSE (and connector), or without any as the device has only one.
+        if component.instance.is_some() || variable.instance.is_some() {
             return Err(missing(component_known));
         }
         for x in external {
-            if same_name(&component.name, &x.component) {
+            let home = external_component(x);
+            let addressed = component.evse.is_none() || component.evse == home.evse;
+            if addressed && same_name(&component.name, &home.name) {
                 component_known = true;
                 if same_name(&variable.name, &x.variable) {
                     return Ok(Found::External(x.clone()));
@@ -126,6 +129,9 @@ impl DeviceModel {
                 Some(s) if s.mutability == Mutability::WriteOnly => {
                     Err((GetVariableStatus::Rejected, info("WriteOnly", None)))
                 }
+                Some(s) if attribute == Attribute::Actual => Ok(self
+                    .twin_value(i, ext, external)
+                    .unwrap_or_else(|| s.value.clone())),
                 Some(s) => Ok(s.value.clone()),
             },
             Ok(Found::External(_)) if attribute != Attribute::Actual => {
@@ -193,7 +199,7 @@ impl DeviceModel {
             return (SetVariableStatus::UnknownVariable, None);
         };
         let characteristics = entry.characteristics.clone();
-        let (setting, reboot) = (entry.setting, entry.reboot_required);
+        let setting = entry.setting;
         let Some(slot) = entry.slot_mut(attribute) else {
             return (SetVariableStatus::NotSupportedAttributeType, None);
         };
@@ -211,11 +217,7 @@ impl DeviceModel {
                 changed.push(Changed::Setting(s));
             }
         }
-        if reboot {
-            (SetVariableStatus::RebootRequired, None)
-        } else {
-            (SetVariableStatus::Accepted, None)
-        }
+        (SetVariableStatus::Accepted, None)
     }
 }
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::value::split_list;
-use super::{DeviceModel, Setting};
+use super::{DeviceModel, Entry, Setting};
 use crate::ocpp::messages::TxPoint;
 use crate::station::Backoff;
 
@@ -256,6 +256,16 @@ impl DeviceModel {
     pub fn security_profile(&self) -> u8 {
         self.int(Setting::SecurityProfile)
             .and_then(|n| u8::try_from(n).ok())
+            .unwrap_or(1)
+    }
+
+    /// ChargingStation.SupplyPhases.
+    pub fn supply_phases(&self) -> u8 {
+        self.entries
+            .iter()
+            .find(|e| e.component.name == "ChargingStation" && e.variable.name == "SupplyPhases")
+            .and_then(Entry::actual)
+            .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }
 

@@ -15,16 +15,18 @@ mod value;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::ocpp::messages::{
     Attribute, Component, ConnectorStatus, DataType, Evse, Mutability, Variable,
     VariableCharacteristics,
 };
+use crate::util::time::rfc3339;
 
 pub use getters::Limited;
-pub use report::notify_report_pages;
+pub use report::ReportCursor;
 pub use standard::DeviceModelInit;
+use standard::TIME_SOURCE_CSMS;
 pub use store::{read_store, write_store, StoreError, STORE_FILE};
 
 /// A standard variable the station reads through a typed getter of [`DeviceModel`].
@@ -219,8 +221,6 @@ struct Entry {
     /// Actual first; at most four.
     slots: Vec<Slot>,
     setting: Option<Setting>,
-    /// A new value takes effect only after a reboot.
-    reboot_required: bool,
 }
 
 impl Entry {
@@ -242,6 +242,8 @@ impl Entry {
 pub struct DeviceModel {
     entries: Vec<Entry>,
     by_setting: HashMap<Setting, usize>,
+    /// CSMS time minus host time, in ms, from the CSMS's last currentTime.
+    csms_offset_ms: Option<i128>,
 }
 
 impl DeviceModel {
@@ -256,7 +258,38 @@ impl DeviceModel {
         DeviceModel {
             entries,
             by_setting,
+            csms_offset_ms: None,
         }
+    }
+
+    /// Takes the CSMS's `currentTime` (BootNotification or Heartbeat answer) received when the
+    /// host clock read `wall`: from now on ClockCtrlr.DateTime follows the CSMS's clock.
+    pub fn set_csms_time(&mut self, csms: SystemTime, wall: SystemTime) {
+        self.csms_offset_ms = Some(millis(csms) - millis(wall));
+        self.set_dynamic(
+            "ClockCtrlr",
+            None,
+            "TimeSource",
+            TIME_SOURCE_CSMS.to_owned(),
+        );
+    }
+
+    /// The CSMS's time when the host clock reads `wall` (the host's time until it is known).
+    pub fn csms_time(&self, wall: SystemTime) -> SystemTime {
+        let offset = self.csms_offset_ms.unwrap_or(0);
+        let shift = Duration::from_millis(u64::try_from(offset.unsigned_abs()).unwrap_or(u64::MAX));
+        let shifted = if offset < 0 {
+            wall.checked_sub(shift)
+        } else {
+            wall.checked_add(shift)
+        };
+        shifted.unwrap_or(wall)
+    }
+
+    /// Brings ClockCtrlr.DateTime to the time at `wall`, before it is read or reported.
+    pub fn set_clock(&mut self, wall: SystemTime) {
+        let now = rfc3339(self.csms_time(wall));
+        self.set_dynamic("ClockCtrlr", None, "DateTime", now);
     }
 
     /// Sets ChargingStation.AvailabilityState (and Problem while Faulted).
@@ -282,14 +315,6 @@ impl DeviceModel {
             slot.value = interval.as_secs().to_string();
             slot.changed = true;
         }
-    }
-
-    /// Sets EVSE.Power (the power flowing now, in W) of EVSE `evse_id`.
-    pub fn set_evse_power(&mut self, evse_id: i32, watts: f64) {
-        if !watts.is_finite() {
-            return;
-        }
-        self.set_dynamic("EVSE", Some((evse_id, None)), "Power", watts.to_string());
     }
 
     fn set_availability(
@@ -336,6 +361,65 @@ impl DeviceModel {
     /// The Actual value of a standard variable.
     fn actual(&self, setting: Setting) -> Option<&str> {
         self.entry(setting).and_then(Entry::actual)
+    }
+}
+
+/// The EVSE every template variable of an `EVSE` or `Connector` component belongs to: a
+/// device is one EVSE with one connector.
+const DEVICE_EVSE: i32 = 1;
+
+/// Where a template variable sits: `EVSE` and `Connector` variables on the device's EVSE and
+/// its connector, as a CSMS addresses them; other components have no EVSE.
+fn external_component(x: &ExternalVariable) -> Component {
+    let evse = if same_name(&x.component, "EVSE") {
+        Some(Evse {
+            id: DEVICE_EVSE,
+            connector_id: None,
+        })
+    } else if same_name(&x.component, "Connector") {
+        Some(Evse {
+            id: DEVICE_EVSE,
+            connector_id: Some(1),
+        })
+    } else {
+        None
+    };
+    Component {
+        name: x.component.clone(),
+        instance: None,
+        evse,
+    }
+}
+
+impl DeviceModel {
+    /// The built-in variable a template variable stands for (e.g. `EVSE.Power` mapped from the
+    /// active power measurand): the two are one variable, valued by the device.
+    fn twin_of(&self, x: &ExternalVariable) -> Option<usize> {
+        let component = external_component(x);
+        self.entries.iter().position(|e| {
+            e.component == component
+                && e.variable.instance.is_none()
+                && same_name(&e.variable.name, &x.variable)
+        })
+    }
+
+    /// The device's value of built-in entry `index` where a template variable stands for it.
+    fn twin_value(
+        &self,
+        index: usize,
+        ext: &dyn ExternalVariables,
+        external: &[ExternalVariable],
+    ) -> Option<String> {
+        let x = external.iter().find(|x| self.twin_of(x) == Some(index))?;
+        ext.get(&x.component, &x.variable)
+    }
+}
+
+/// Milliseconds since the Unix epoch, negative before it.
+fn millis(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_millis()).unwrap_or(i128::MAX),
+        Err(e) => -i128::try_from(e.duration().as_millis()).unwrap_or(i128::MAX),
     }
 }
 

@@ -1,13 +1,14 @@
 //! The standard controllers and physical components every virtual station has, with the
 //! variables the Core profile relies on.
 
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::{Entry, Setting, Slot};
 use crate::ocpp::messages::{
     Attribute, Component, DataType, Evse, Mutability, TxPoint, Variable, VariableCharacteristics,
 };
 use crate::station::Backoff;
+use crate::util::time::rfc3339;
 
 /// What the station knows from its config when it builds its device model.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +65,12 @@ const BYTES_PER_MESSAGE: u32 = 65_536;
 const ENERGY: &str = "Energy.Active.Import.Register";
 /// Measurands for TransactionEvent Updated, where mapped.
 const UPDATED: [&str; 2] = [ENERGY, "Power.Active.Import"];
+/// ClockCtrlr.TimeSource before the CSMS has given its time: the host's own clock.
+pub(super) const TIME_SOURCE_HOST: &str = "RealTimeClock";
+/// ClockCtrlr.TimeSource once DateTime follows the CSMS's currentTime.
+pub(super) const TIME_SOURCE_CSMS: &str = "Heartbeat";
+/// Values of ClockCtrlr.TimeSource.
+const TIME_SOURCES: &str = "Heartbeat,RealTimeClock";
 /// Values of every AvailabilityState.
 const AVAILABILITY: &str = "Available,Occupied,Reserved,Unavailable,Faulted";
 
@@ -101,7 +108,6 @@ impl Def {
                 changed: false,
             }],
             setting: None,
-            reboot_required: false,
         })
     }
 
@@ -172,11 +178,6 @@ impl Def {
         self
     }
 
-    fn reboot(mut self) -> Def {
-        self.0.reboot_required = true;
-        self
-    }
-
     fn max_set(mut self, value: impl ToString) -> Def {
         self.0.slots.push(Slot {
             attribute: Attribute::MaxSet,
@@ -221,6 +222,7 @@ pub(super) fn entries(init: &DeviceModelInit) -> Vec<Entry> {
     metering_ctrlrs(init, &mut defs);
     auth_and_data_ctrlrs(init, &mut defs);
     security_ctrlr(init, &mut defs);
+    clock_ctrlr(&mut defs);
     physical(init, &mut defs);
     defs.into_iter().map(|d| d.0).collect()
 }
@@ -255,9 +257,8 @@ fn comm_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         Def::rw(&c, "OfflineThreshold", integer, 300)
             .seconds(0.0)
             .setting(Setting::OfflineThreshold),
-        Def::rw(&c, "ResetRetries", integer, 2)
-            .limits(Some(0.0), Some(10.0))
-            .setting(Setting::ResetRetries),
+        // A reset is one write of Control.Reset (or closing the link); it is never retried.
+        Def::fixed(&c, "ResetRetries", integer, 0).setting(Setting::ResetRetries),
         Def::rw(
             &c,
             "RetryBackOffRandomRange",
@@ -292,14 +293,12 @@ fn comm_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         )
         .seconds(0.0)
         .setting(Setting::WebSocketPingInterval),
-        // The config holds one connection profile, in slot 1.
-        Def::rw(&c, "NetworkConfigurationPriority", SequenceList, "1")
+        // The config holds one connection profile, in slot 1: there is no other to switch to,
+        // so the order and the attempts before switching are not the CSMS's to change.
+        Def::fixed(&c, "NetworkConfigurationPriority", SequenceList, "1")
             .values("1")
-            .limits(Some(1.0), None)
-            .reboot()
             .setting(Setting::NetworkConfigurationPriority),
-        Def::rw(&c, "NetworkProfileConnectionAttempts", integer, 3)
-            .limits(Some(1.0), Some(100.0))
+        Def::fixed(&c, "NetworkProfileConnectionAttempts", integer, 3)
             .setting(Setting::NetworkProfileConnectionAttempts),
         Def::fixed(&c, "UnlockOnEVSideDisconnect", boolean, !fixed_cable)
             .setting(Setting::UnlockOnEVSideDisconnect),
@@ -397,8 +396,10 @@ fn auth_and_data_ctrlrs(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     defs.extend([
         Def::rw(&a, "Enabled", boolean, init.auth_enabled).setting(Setting::AuthEnabled),
         Def::rw(&a, "AuthorizeRemoteStart", boolean, false).setting(Setting::AuthorizeRemoteStart),
-        Def::rw(&a, "LocalAuthorizeOffline", boolean, true).setting(Setting::LocalAuthorizeOffline),
-        Def::rw(&a, "LocalPreAuthorize", boolean, false).setting(Setting::LocalPreAuthorize),
+        // No local authorization list or cache: a token always waits for the CSMS's answer.
+        Def::fixed(&a, "LocalAuthorizeOffline", boolean, false)
+            .setting(Setting::LocalAuthorizeOffline),
+        Def::fixed(&a, "LocalPreAuthorize", boolean, false).setting(Setting::LocalPreAuthorize),
     ]);
     for (instance, items, bytes) in [
         (
@@ -434,7 +435,9 @@ fn security_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     use DataType::{integer, string};
     let c = controller("SecurityCtrlr");
     defs.extend([
-        Def::fixed(&c, "SecurityProfile", integer, init.security_profile)
+        // OCPP 2.0.1 has profiles 1–3. A plain ws:// link without Basic auth is reported as 1,
+        // the one profile without TLS; docs/ocpp-conformance.md (A) says what it lacks.
+        Def::fixed(&c, "SecurityProfile", integer, init.security_profile.max(1))
             .limits(Some(1.0), Some(3.0))
             .setting(Setting::SecurityProfile),
         // The identity names the station in the config and in its CSMS URL.
@@ -451,10 +454,23 @@ fn security_ctrlr(init: &DeviceModelInit, defs: &mut Vec<Def>) {
         )
         .limits(Some(16.0), Some(40.0))
         .setting(Setting::BasicAuthPassword),
-        Def::rw(&c, "OrganizationName", string, &init.organization_name)
+        // Only certificates (not handled here) would use it.
+        Def::fixed(&c, "OrganizationName", string, &init.organization_name)
             .setting(Setting::OrganizationName),
         Def::fixed(&c, "CertificateEntries", integer, init.certificate_entries)
             .setting(Setting::CertificateEntries),
+    ]);
+}
+
+fn clock_ctrlr(defs: &mut Vec<Def>) {
+    use DataType::{dateTime, OptionList};
+    let c = controller("ClockCtrlr");
+    defs.extend([
+        // Kept current by the station (`DeviceModel::set_clock`) before every read.
+        Def::live(&c, "DateTime", dateTime, rfc3339(UNIX_EPOCH)),
+        // The host clock until the CSMS's currentTime (BootNotification, Heartbeat) corrects it;
+        // the system clock itself is never set.
+        Def::live(&c, "TimeSource", OptionList, TIME_SOURCE_HOST).values(TIME_SOURCES),
     ]);
 }
 
@@ -472,7 +488,15 @@ fn physical(init: &DeviceModelInit, defs: &mut Vec<Def>) {
     defs.extend([
         Def::fixed(&cs, "Model", string, &init.model),
         Def::fixed(&cs, "VendorName", string, &init.vendor_name),
+        Def::fixed(&cs, "SupplyPhases", integer, init.supply_phases),
     ]);
+    // The gateway presenting the charger: its own version, apart from the charger's firmware.
+    defs.push(Def::fixed(
+        &controller("OcppGateway"),
+        "Version",
+        string,
+        concat!("ocpp-gw ", env!("CARGO_PKG_VERSION")),
+    ));
     for id in 1..=init.evse_count.max(1) {
         let id = i32::try_from(id).unwrap_or(i32::MAX);
         let evse = Component {

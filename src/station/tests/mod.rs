@@ -20,7 +20,9 @@ fn settings() -> StationSettings {
         ocpp_id: "CP1".into(),
         vendor_name: "V".into(),
         model: "M".into(),
-        firmware_version: "1".into(),
+        serial_number: None,
+        firmware_version: Some("1".into()),
+        identity: crate::station::BootIdentity::default(),
         heartbeat_interval: Duration::from_secs(300),
         response_timeout: Duration::from_secs(30),
         backoff: Backoff {
@@ -33,6 +35,7 @@ fn settings() -> StationSettings {
         basic_auth_password: None,
         measurands: vec![Measurand::EnergyActiveImportRegister],
         evses: 1,
+        supply_phases: 3,
         tx: TxSettings {
             // Periodic samples have their own tests; here they would only add noise.
             updated_interval: Duration::ZERO,

@@ -337,6 +337,7 @@ fn f06_status_without_evse_is_rejected_and_meter_values_use_aligned_measurands()
             ..Default::default()
         },
     );
+    h.st.device_known(0);
     let (id, _) = h.expect_call("StatusNotification");
     h.receive(json!([3, id, {}]));
 

@@ -1,6 +1,7 @@
 //! Shared fixtures for the device-model tests.
 
 mod access;
+mod honesty;
 mod report;
 mod store;
 
@@ -166,4 +167,46 @@ fn set(
     let mut res = res.set_variable_result;
     assert_eq!(res.len(), 1);
     (res.remove(0), changed)
+}
+
+/// Every page of `cursor`, `per_page` entries each.
+fn pages(
+    m: &DeviceModel,
+    ext: &dyn ExternalVariables,
+    mut cursor: ReportCursor,
+    per_page: usize,
+) -> Vec<crate::ocpp::messages::NotifyReportRequest> {
+    std::iter::from_fn(|| cursor.next_page(m, ext, per_page)).collect()
+}
+
+/// The data of every page of `cursor`.
+fn drain(
+    m: &DeviceModel,
+    ext: &dyn ExternalVariables,
+    cursor: ReportCursor,
+) -> Vec<crate::ocpp::messages::ReportData> {
+    pages(m, ext, cursor, 7)
+        .into_iter()
+        .flat_map(|p| p.report_data.unwrap_or_default())
+        .collect()
+}
+
+/// The whole data of a GetBaseReport.
+fn base_report(
+    m: &DeviceModel,
+    base: ReportBase,
+    ext: &dyn ExternalVariables,
+) -> Vec<crate::ocpp::messages::ReportData> {
+    drain(m, ext, m.base_report(1, base, std::time::UNIX_EPOCH))
+}
+
+/// The whole data of a GetReport.
+fn report(
+    m: &DeviceModel,
+    req: &crate::ocpp::messages::GetReportRequest,
+    ext: &dyn ExternalVariables,
+) -> Result<Vec<crate::ocpp::messages::ReportData>, crate::ocpp::messages::GenericDeviceModelStatus>
+{
+    m.report(req, ext, std::time::UNIX_EPOCH)
+        .map(|cursor| drain(m, ext, cursor))
 }

@@ -49,7 +49,7 @@ fn cv(c: Component, v: Option<Variable>) -> ComponentVariable {
 fn full_inventory_has_every_required_variable() {
     let m = model();
     let dev = Device::default().with("Meter", "Serial", Mutability::ReadOnly, DataType::string);
-    let full = names(&m.base_report(ReportBase::FullInventory, &dev));
+    let full = names(&base_report(&m, ReportBase::FullInventory, &dev));
     let required = [
         "OCPPCommCtrlr.HeartbeatInterval",
         "OCPPCommCtrlr.MessageTimeout[Default]",
@@ -57,6 +57,9 @@ fn full_inventory_has_every_required_variable() {
         "OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]",
         "OCPPCommCtrlr.OfflineThreshold",
         "OCPPCommCtrlr.ResetRetries",
+        "ClockCtrlr.DateTime",
+        "ClockCtrlr.TimeSource",
+        "ChargingStation.SupplyPhases",
         "OCPPCommCtrlr.RetryBackOffRandomRange",
         "OCPPCommCtrlr.RetryBackOffRepeatTimes",
         "OCPPCommCtrlr.RetryBackOffWaitMinimum",
@@ -123,7 +126,7 @@ fn full_inventory_has_every_required_variable() {
 #[test]
 fn configuration_inventory_is_what_the_csms_may_write() {
     let m = model();
-    let data = m.base_report(ReportBase::ConfigurationInventory, &NoExternal);
+    let data = base_report(&m, ReportBase::ConfigurationInventory, &NoExternal);
     let n = names(&data);
     assert!(n.contains(&"OCPPCommCtrlr.HeartbeatInterval".to_owned()));
     assert!(n.contains(&"SecurityCtrlr.BasicAuthPassword".to_owned()));
@@ -140,7 +143,7 @@ fn configuration_inventory_is_what_the_csms_may_write() {
 #[test]
 fn summary_inventory_is_availability_and_problems() {
     let m = model();
-    let n = names(&m.base_report(ReportBase::SummaryInventory, &NoExternal));
+    let n = names(&base_report(&m, ReportBase::SummaryInventory, &NoExternal));
     // ChargingStation, 2 EVSEs and 2 connectors, three variables each.
     assert_eq!(n.len(), 15, "{n:?}");
     assert!(n.iter().all(|v| v.ends_with(".AvailabilityState")
@@ -152,12 +155,14 @@ fn summary_inventory_is_availability_and_problems() {
 fn report_selects_components_and_variables() {
     let m = model();
     let x = NoExternal;
-    let all_comm = m.report(
+    let all_comm = report(
+        &m,
         &request(Some(vec![cv(component("OCPPCommCtrlr"), None)]), None),
         &x,
     );
     assert_eq!(all_comm.map(|d| d.len()), Ok(14));
-    let every_evse = m.report(
+    let every_evse = report(
+        &m,
         &request(
             Some(vec![cv(component("evse"), Some(variable("Power")))]),
             None,
@@ -168,7 +173,8 @@ fn report_selects_components_and_variables() {
         every_evse.map(|d| names(&d)),
         Ok(vec!["EVSE[1].Power".to_owned(), "EVSE[2].Power".to_owned()])
     );
-    let one = m.report(
+    let one = report(
+        &m,
         &request(
             Some(vec![cv(
                 on_evse("Connector", 2, None),
@@ -183,7 +189,8 @@ fn report_selects_components_and_variables() {
         Ok(vec!["Connector[2].AvailabilityState".to_owned()])
     );
     // A variable without instance selects every instance.
-    let items = m.report(
+    let items = report(
+        &m,
         &request(
             Some(vec![cv(
                 component("DeviceDataCtrlr"),
@@ -194,12 +201,16 @@ fn report_selects_components_and_variables() {
         &x,
     );
     assert_eq!(items.map(|d| d.len()), Ok(3));
-    let unknown = m.report(&request(Some(vec![cv(component("Nope"), None)]), None), &x);
+    let unknown = report(
+        &m,
+        &request(Some(vec![cv(component("Nope"), None)]), None),
+        &x,
+    );
     assert_eq!(unknown, Err(GenericDeviceModelStatus::EmptyResultSet));
-    let everything = m.report(&request(None, None), &x).map(|d| d.len());
+    let everything = report(&m, &request(None, None), &x).map(|d| d.len());
     assert_eq!(
         everything,
-        Ok(m.base_report(ReportBase::FullInventory, &x).len())
+        Ok(base_report(&m, ReportBase::FullInventory, &x).len())
     );
 }
 
@@ -208,8 +219,7 @@ fn report_criteria() {
     let mut m = model();
     let x = NoExternal;
     let components = |m: &DeviceModel, c: Vec<ComponentCriterion>| -> Vec<String> {
-        let mut n: Vec<String> = m
-            .report(&request(None, Some(c)), &x)
+        let mut n: Vec<String> = report(m, &request(None, Some(c)), &x)
             .unwrap_or_default()
             .iter()
             .map(|r| {
@@ -222,7 +232,11 @@ fn report_criteria() {
     };
     assert!(components(&m, vec![ComponentCriterion::Problem]).is_empty());
     assert_eq!(
-        m.report(&request(None, Some(vec![ComponentCriterion::Problem])), &x),
+        report(
+            &m,
+            &request(None, Some(vec![ComponentCriterion::Problem])),
+            &x
+        ),
         Err(GenericDeviceModelStatus::EmptyResultSet)
     );
     m.set_evse_availability(2, ConnectorStatus::Faulted);
@@ -247,23 +261,26 @@ fn report_criteria() {
         Some(vec![ComponentCriterion::Enabled]),
     );
     assert_eq!(
-        m.report(&auth, &x),
+        report(&m, &auth, &x),
         Err(GenericDeviceModelStatus::EmptyResultSet)
     );
     let available = components(
         &m,
         vec![ComponentCriterion::Available, ComponentCriterion::Active],
     );
-    assert_eq!(available.len(), 12, "{available:?}");
+    assert_eq!(available.len(), 14, "{available:?}");
 }
 
 #[test]
 fn pages_follow_items_per_message() {
-    let data = model().base_report(ReportBase::SummaryInventory, &NoExternal);
+    let m = model();
+    let x = NoExternal;
+    let data = base_report(&m, ReportBase::SummaryInventory, &x);
     assert_eq!(data.len(), 15);
     let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let pages = notify_report_pages(42, data.clone(), 4, at);
-    let shape: Vec<(i32, bool, usize)> = pages
+    let summary = |id| m.base_report(id, ReportBase::SummaryInventory, at);
+    let four = pages(&m, &x, summary(42), 4);
+    let shape: Vec<(i32, bool, usize)> = four
         .iter()
         .map(|p| (p.seq_no, p.tbc, p.report_data.as_ref().map_or(0, Vec::len)))
         .collect();
@@ -271,33 +288,51 @@ fn pages_follow_items_per_message() {
         shape,
         [(0, true, 4), (1, true, 4), (2, true, 4), (3, false, 3)]
     );
-    assert!(pages
+    assert!(four
         .iter()
         .all(|p| p.request_id == 42 && p.generated_at == "2023-11-14T22:13:20.000Z"));
-    let joined: Vec<ReportData> = pages
+    let joined: Vec<ReportData> = four
         .into_iter()
         .flat_map(|p| p.report_data.unwrap_or_default())
         .collect();
     assert_eq!(joined, data);
-    let exact = notify_report_pages(1, data.clone(), 5, at);
+    let exact = pages(&m, &x, summary(1), 5);
     let shape: Vec<(i32, bool)> = exact.iter().map(|p| (p.seq_no, p.tbc)).collect();
     assert_eq!(shape, [(0, true), (1, true), (2, false)]);
-    let single = notify_report_pages(1, data.clone(), 100, at);
+    let single = pages(&m, &x, summary(1), 100);
     assert_eq!(single.len(), 1);
     assert!(!single[0].tbc);
-    assert_eq!(
-        notify_report_pages(1, data, 0, at).len(),
-        15,
-        "0 counts as 1"
-    );
-    let empty = notify_report_pages(1, Vec::new(), 4, SystemTime::UNIX_EPOCH);
-    assert_eq!(empty.len(), 1);
-    assert_eq!(
-        (
-            empty[0].seq_no,
-            empty[0].tbc,
-            empty[0].report_data.is_none()
-        ),
-        (0, false, true)
-    );
+    assert_eq!(pages(&m, &x, summary(1), 0).len(), 15, "0 counts as 1");
+}
+
+#[test]
+fn a_cursor_ends_after_its_last_page() {
+    let m = model();
+    let mut cursor = m.base_report(1, ReportBase::SummaryInventory, SystemTime::UNIX_EPOCH);
+    assert!(!cursor.is_finished());
+    let only = cursor.next_page(&m, &NoExternal, 1000);
+    assert!(only.is_some_and(|p| !p.tbc && p.seq_no == 0));
+    assert!(cursor.is_finished());
+    assert_eq!(cursor.next_page(&m, &NoExternal, 1000), None);
+}
+
+#[test]
+fn a_pending_report_holds_a_cursor_not_its_pages() {
+    // Whatever the size of the model, an accepted report is the same few bytes until a page
+    // is due; pages are built one at a time.
+    let big = DeviceModel::new(&DeviceModelInit {
+        evse_count: 200,
+        ..init()
+    });
+    let small = model();
+    let at = SystemTime::UNIX_EPOCH;
+    let pending = |m: &DeviceModel| {
+        let cursor = m.base_report(1, ReportBase::FullInventory, at);
+        serde_json::to_string(&format!("{cursor:?}")).map_or(0, |s| s.len())
+    };
+    assert_eq!(pending(&big), pending(&small));
+    let mut cursor = big.base_report(1, ReportBase::FullInventory, at);
+    let first = cursor.next_page(&big, &NoExternal, 32);
+    assert_eq!(first.and_then(|p| p.report_data).map(|d| d.len()), Some(32));
+    assert!(!cursor.is_finished());
 }
