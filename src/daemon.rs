@@ -1,7 +1,8 @@
 //! Wires the threads together from a validated config, and takes them down in order.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -60,6 +61,10 @@ pub enum DaemonError {
     Preflight(#[from] ConfigErrors),
     #[error("{0}")]
     Admin(#[from] AdminError),
+    /// The journal cannot be written: starting would ignore what it holds and promise the
+    /// CSMS transactions that no crash could be recovered from.
+    #[error("data_dir: {} not writable: {reason}", path.display())]
+    DataDir { path: PathBuf, reason: String },
 }
 
 /// The running gateway.
@@ -108,6 +113,7 @@ impl Daemon {
     pub fn start_loaded(config: &Config, loaded: Loaded) -> Result<Daemon, DaemonError> {
         metrics::mark_start();
         raise_fd_limit(config);
+        let journal = open_journal(config)?;
         let (device_tx, device_rx) = crossbeam_channel::bounded::<DeviceEvent>(HUB_INBOX_CAPACITY);
         let (link_tx, link_rx) = crossbeam_channel::bounded::<LinkEvent>(HUB_INBOX_CAPACITY);
         let (control_tx, control_rx) = crossbeam_channel::bounded::<Control>(16);
@@ -163,9 +169,7 @@ impl Daemon {
         };
         let mut hub =
             Hub::new(specs, link.clone(), workers).with_config(config.clone(), tls, next_key);
-        if let Some(journal) = open_journal(config) {
-            hub = hub.with_journal(journal, config.system.journal.max_messages);
-        }
+        hub = hub.with_journal(journal, config.system.journal.max_messages);
         let inbox = Inbox {
             devices: device_rx,
             links: link_rx,
@@ -242,23 +246,30 @@ impl Daemon {
 }
 
 /// The journal in `<data_dir>/journal.db`; a damaged or foreign file is moved aside by
-/// [`Journal::open`]. Without it the gateway still runs, but queued transaction messages do not
-/// survive a restart, which is logged as an error.
-fn open_journal(config: &Config) -> Option<Journal> {
-    let path = config.system.data_dir.join("journal.db");
-    match Journal::open(&path) {
-        Ok(journal) => {
-            log::info!("journal: {}", journal.path().display());
-            Some(journal)
-        }
-        Err(e) => {
-            log::error!(
-                "journal: {e}; running without it: queued transaction messages will not \
-                 survive a restart"
-            );
-            None
-        }
-    }
+/// [`Journal::open`]. A data_dir that cannot be written (read-only, full, wrong owner) stops
+/// the start: running without the journal would ignore the transactions it holds.
+fn open_journal(config: &Config) -> Result<Journal, DaemonError> {
+    let dir = &config.system.data_dir;
+    let unwritable = |reason: String| DaemonError::DataDir {
+        path: dir.clone(),
+        reason,
+    };
+    probe_writable(dir).map_err(|e| unwritable(e.to_string()))?;
+    let journal = Journal::open(&dir.join("journal.db")).map_err(|e| unwritable(e.to_string()))?;
+    log::info!("journal: {}", journal.path().display());
+    Ok(journal)
+}
+
+/// Creates, writes, syncs and removes a small file in `dir` (created if missing). SQLite
+/// opens an existing journal for reading even where it could never write it, so the write
+/// is tried first.
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".ocpp-gw-write-probe");
+    let written = std::fs::File::create(&probe)
+        .and_then(|mut f| f.write_all(b"ocpp-gw\n").and_then(|()| f.sync_all()));
+    let removed = std::fs::remove_file(&probe);
+    written.and(removed)
 }
 
 /// The TLS settings every station's `wss://` link uses; `None` for `ws://` or the defaults.

@@ -39,6 +39,11 @@ impl Counter {
 pub struct Gauge(AtomicI64);
 
 impl Gauge {
+    /// A gauge at zero.
+    pub const fn new() -> Gauge {
+        Gauge(AtomicI64::new(0))
+    }
+
     /// Sets the value.
     pub fn set(&self, value: i64) {
         self.0.store(value, Ordering::Relaxed);
@@ -190,6 +195,13 @@ pub static ADMIN_RATE_LIMITED: Counter = Counter::new();
 pub static ADMIN_CONNECTIONS_REFUSED: Counter = Counter::new();
 /// Journaled messages dropped by the bound policy (`system.journal.max_messages`).
 pub static JOURNAL_DROPPED: Counter = Counter::new();
+/// Journal commits that failed (disk full, read-only, I/O error); each is retried.
+pub static JOURNAL_WRITE_ERRORS: Counter = Counter::new();
+/// 1 while every journal write has been applied, 0 while some wait for a retry (or no
+/// journal could be opened).
+pub static JOURNAL_HEALTHY: Gauge = Gauge::new();
+/// Journal writes that failed and wait for a retry, over every station.
+pub static JOURNAL_UNWRITTEN: Gauge = Gauge::new();
 /// ECHONET Lite announcements (INF, INFC) dropped because their node sent too many.
 pub static ECHONET_INF_DISCARDED: Counter = Counter::new();
 static STARTED: OnceLock<Instant> = OnceLock::new();
@@ -371,6 +383,31 @@ pub fn render(hub: Option<&HubGauges>) -> String {
         "ocppgw_journal_dropped_total {}",
         JOURNAL_DROPPED.get()
     );
+    head(
+        &mut out,
+        "ocppgw_journal_write_errors_total",
+        "counter",
+        "Journal commits that failed; transaction messages wait until the retry succeeds.",
+    );
+    let _ = writeln!(
+        out,
+        "ocppgw_journal_write_errors_total {}",
+        JOURNAL_WRITE_ERRORS.get()
+    );
+    head(
+        &mut out,
+        "ocppgw_journal_healthy",
+        "gauge",
+        "1 while every journal write is on disk, 0 while writes wait for a retry.",
+    );
+    let _ = writeln!(out, "ocppgw_journal_healthy {}", JOURNAL_HEALTHY.get());
+    head(
+        &mut out,
+        "ocppgw_journal_unwritten",
+        "gauge",
+        "Journal writes that failed and wait for a retry.",
+    );
+    let _ = writeln!(out, "ocppgw_journal_unwritten {}", JOURNAL_UNWRITTEN.get());
     head(
         &mut out,
         "ocppgw_echonet_inf_discarded_total",

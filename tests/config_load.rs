@@ -53,6 +53,7 @@ fn sample_config_loads() {
     assert_eq!(c.csms.url, "ws://127.0.0.1:9000/ocpp");
     assert_eq!(c.csms.reconnect_interval, Duration::from_secs(30));
     assert_eq!(c.csms.ping_interval, Duration::from_secs(60));
+    assert_eq!(c.csms.connect_timeout, Duration::from_secs(10));
     assert_eq!(c.devices.len(), 1);
     let d = &c.devices[0];
     assert_eq!((d.id.as_str(), d.ocpp_id.as_str()), ("CP001", "CP001"));
@@ -174,6 +175,11 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
     assert_eq!(c.csms.max_reconnect_attempts, 10);
     assert_eq!(c.csms.heartbeat_interval, Duration::from_secs(300));
     assert_eq!(c.csms.response_timeout, Duration::from_secs(30));
+    assert_eq!(
+        c.csms.connect_timeout,
+        Duration::from_secs(10),
+        "the default"
+    );
     let conns: Vec<_> = c.devices.iter().map(|d| d.connection.clone()).collect();
     assert_eq!(
         conns,

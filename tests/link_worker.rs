@@ -3,13 +3,14 @@
 // tungstenite's handshake callback signature fixes the large error type.
 #![allow(clippy::result_large_err)]
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use ocpp_gw::ocpp::link::{
-    self, ConnectParams, LinkCmd, LinkEvent, LinkHandle, LinkId, LinkSettings,
+    self, CloseWhy, ConnectParams, LinkCmd, LinkEvent, LinkHandle, LinkId, LinkSettings,
 };
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::http::StatusCode;
@@ -190,5 +191,110 @@ fn connection_refused_is_a_failed_attempt() {
             ..
         }
     ));
+    link.shutdown();
+}
+
+/// A server that accepts every connection, reads the upgrade request and answers it one byte
+/// every `pace`, for ever.
+fn dripping_server(pace: Duration) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                for byte in b"HTTP/1.1 101 Switching Protocols\r\n".iter().cycle() {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    thread::sleep(pace);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn servers_dripping_their_upgrade_answer_neither_hold_the_connectors_nor_outlive_the_deadline() {
+    let slow = dripping_server(Duration::from_millis(400));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let good = format!("ws://{}/ocpp/CP9", listener.local_addr().unwrap());
+    let server = thread::spawn(move || {
+        let (mut ws, _) = accept_ocpp(&listener);
+        let _ = ws.read();
+    });
+    let (link, events) = start_worker();
+    let deadline = Duration::from_secs(3);
+    // More slow attempts than connector threads, all queued before the good one.
+    for n in 0..6 {
+        let mut p = params(format!("ws://{slow}/ocpp/SLOW{n}"), None);
+        p.connect_timeout = deadline;
+        link.send(LinkCmd::Connect {
+            link: LinkId(100 + n),
+            params: p,
+        })
+        .unwrap();
+    }
+    let started = std::time::Instant::now();
+    link.send(LinkCmd::Connect {
+        link: LinkId(9),
+        params: params(good, None),
+    })
+    .unwrap();
+    assert_eq!(next(&events), LinkEvent::Connected { link: LinkId(9) });
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the good CSMS waited {:?} behind the slow one",
+        started.elapsed()
+    );
+    let mut failed = 0;
+    while failed < 6 {
+        match next(&events) {
+            LinkEvent::ConnectFailed { error, auth, .. } => {
+                assert!(!auth);
+                assert!(error.contains("timed out"), "{error}");
+                failed += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= deadline - Duration::from_millis(100) && took < deadline * 2,
+        "slow attempts ended after {took:?}"
+    );
+    link.send(LinkCmd::Close {
+        link: LinkId(9),
+        why: CloseWhy::Normal,
+    })
+    .unwrap();
+    server.join().unwrap();
+    link.shutdown();
+}
+
+#[test]
+fn a_host_name_is_looked_up_and_every_address_tried() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut ws, _) = accept_ocpp(&listener);
+        let _ = ws.read();
+    });
+    let (link, events) = start_worker();
+    link.send(LinkCmd::Connect {
+        link: LinkId(5),
+        params: params(format!("ws://localhost:{port}/ocpp/CP5"), None),
+    })
+    .unwrap();
+    assert_eq!(next(&events), LinkEvent::Connected { link: LinkId(5) });
+    link.send(LinkCmd::Close {
+        link: LinkId(5),
+        why: CloseWhy::Normal,
+    })
+    .unwrap();
+    server.join().unwrap();
     link.shutdown();
 }

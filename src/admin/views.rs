@@ -20,6 +20,11 @@ pub(super) fn status(s: &GatewaySnapshot, csms_url: &str) -> Value {
             "uptime_s": metrics::uptime().as_secs(),
             "channel_full_total": CHANNEL_FULL_TOTAL.load(Ordering::Relaxed),
         },
+        "journal": {
+            "healthy": metrics::JOURNAL_HEALTHY.get() == 1,
+            "unwritten": metrics::JOURNAL_UNWRITTEN.get(),
+            "write_errors_total": metrics::JOURNAL_WRITE_ERRORS.get(),
+        },
         "queues": {
             "device_events": s.queues.device_event_queue,
             "link_events": s.queues.link_event_queue,

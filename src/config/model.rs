@@ -110,6 +110,8 @@ pub struct CsmsConfig {
     pub heartbeat_interval: Duration,
     /// How long to wait for a CALLRESULT.
     pub response_timeout: Duration,
+    /// Overall limit for one connection attempt: DNS, TCP, TLS and the WebSocket upgrade.
+    pub connect_timeout: Duration,
     /// WebSocket ping interval; zero = no pings.
     pub ping_interval: Duration,
     /// OCPP security profile of every station's link.

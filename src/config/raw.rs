@@ -85,6 +85,7 @@ pub(super) struct RawCsms {
     pub max_reconnect_attempts: Option<u32>,
     pub heartbeat_interval_sec: Option<u64>,
     pub response_timeout_sec: Option<u64>,
+    pub connect_timeout_sec: Option<u64>,
     pub ping_interval_sec: Option<u64>,
     pub security_profile: Option<u8>,
     pub basic_auth_password: Option<RawSecret>,

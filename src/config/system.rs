@@ -161,6 +161,7 @@ pub(super) fn check_csms(raw: RawCsms, security: &SecurityConfig, p: &mut Proble
         ),
         heartbeat_interval: secs("heartbeat_interval_sec", raw.heartbeat_interval_sec, 300, 1),
         response_timeout: secs("response_timeout_sec", raw.response_timeout_sec, 30, 1),
+        connect_timeout: secs("connect_timeout_sec", raw.connect_timeout_sec, 10, 1),
         ping_interval: secs("ping_interval_sec", raw.ping_interval_sec, 60, 0),
         max_reconnect_attempts: raw.max_reconnect_attempts.unwrap_or(10),
         url,

@@ -3,6 +3,7 @@
 //! `select!` over its inbound channels and the earliest station deadline.
 
 mod charger;
+mod journal;
 mod query;
 mod reload;
 mod spec;
@@ -17,7 +18,7 @@ use crossbeam_channel::{never, select, Receiver, Sender};
 use crate::chan::SendError;
 use crate::config::Config;
 use crate::device::{DeviceEvent, DeviceId};
-use crate::journal::{Journal, JournalOp, RemoveReason};
+use crate::journal::Journal;
 use crate::metrics;
 use crate::ocpp::link::{CloseWhy, LinkCmd, LinkEvent, LinkHandle, LinkId};
 use crate::station::device_model::read_store;
@@ -25,6 +26,7 @@ use crate::station::{Effect, Station};
 use crate::util::rng::Rng;
 
 use charger::Charger;
+use journal::{restore, HubJournal};
 pub use query::{
     DeviceDetail, DeviceLink, DeviceSummary, GatewaySnapshot, Query, Reading, VariableSnapshot,
 };
@@ -71,12 +73,6 @@ pub struct Hub {
     journal: Option<HubJournal>,
 }
 
-/// The open journal and the bound each station's queue gets.
-struct HubJournal {
-    store: Journal,
-    max_messages: usize,
-}
-
 impl Hub {
     /// A hub for `specs`; devices are polled and stations connect as soon as it runs.
     pub fn new(specs: Vec<ChargerSpec>, link: LinkHandle, workers: Workers) -> Self {
@@ -109,10 +105,7 @@ impl Hub {
     /// queue bounded to `max_messages`; each station takes back what the journal holds for it
     /// before its first step.
     pub fn with_journal(mut self, journal: Journal, max_messages: usize) -> Self {
-        self.journal = Some(HubJournal {
-            store: journal,
-            max_messages,
-        });
+        self.journal = Some(HubJournal::new(journal, max_messages));
         self
     }
 
@@ -242,12 +235,53 @@ impl Hub {
             return;
         };
         let now = Instant::now();
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &mut self.journal {
             if !charger.journaled {
                 charger.journaled = true;
                 restore(charger, journal, now);
             }
         }
+        let mut retry = None;
+        // Once the journal writes are on disk the station may send the transaction message
+        // they cover; a second pump lets it do so at once. A third finds nothing new.
+        for _ in 0..3 {
+            if !self.pump(key, now) {
+                return;
+            }
+            let Some(charger) = self.chargers.get_mut(&key) else {
+                return;
+            };
+            let written = match &mut self.journal {
+                Some(journal) => journal.write(charger.station.ocpp_id(), now),
+                None => true,
+            };
+            if !written {
+                retry = self.journal.as_ref().and_then(HubJournal::retry_at);
+                break;
+            }
+            if !charger.station.journal_written() {
+                break;
+            }
+        }
+        if let Some(charger) = self.chargers.get(&key) {
+            // A write that failed before reaching the device is the station's news at once.
+            let next = match charger.has_reports() {
+                true => Some(now),
+                false => charger.station.next_deadline(),
+            };
+            let deadline = match (next, retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.timers.set(key, deadline);
+        }
+    }
+
+    /// One pump of the station of `key` and its effects; false when the link worker is gone.
+    fn pump(&mut self, key: u32, now: Instant) -> bool {
+        let Some(charger) = self.chargers.get_mut(&key) else {
+            return true;
+        };
         let inputs = charger.evse_inputs();
         charger.station.set_inputs(0, inputs);
         for report in charger.take_reports() {
@@ -261,17 +295,24 @@ impl Hub {
         charger
             .station
             .pump(now, SystemTime::now(), &mut self.effects);
-        let mut batch = Vec::new();
         let counters =
             (!self.effects.is_empty()).then(|| metrics::station(charger.station.ocpp_id()));
         for effect in self.effects.drain(..) {
             if let Effect::Journal(op) = effect {
-                batch.push(op);
+                if let Some(journal) = &mut self.journal {
+                    journal.push(charger.station.ocpp_id(), op);
+                }
                 continue;
             }
-            // What the station journaled is on disk before anything after it leaves.
-            commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
             let frame = matches!(effect, Effect::Send(_));
+            if frame {
+                // What the station journaled is on disk before anything after it leaves when
+                // the disk allows; if it does not, only frames the journal does not cover go
+                // out (the station holds back its transaction messages).
+                if let Some(journal) = &mut self.journal {
+                    journal.write(charger.station.ocpp_id(), now);
+                }
+            }
             let cmd = match effect {
                 Effect::Connect => LinkCmd::Connect {
                     link: LinkId(key),
@@ -316,58 +357,11 @@ impl Hub {
                 // A lost CALL times out in the station and is derived again; a lost reply
                 // times out at the CSMS. Both are counted by the channel.
                 Err(SendError::Full(_)) => {}
-                Err(SendError::Closed(_)) => return,
+                Err(SendError::Closed(_)) => return false,
             }
         }
-        commit(&mut self.journal, charger.station.ocpp_id(), &mut batch);
-        // A write that failed before reaching the device is the station's news at once.
-        let next = match charger.has_reports() {
-            true => Some(now),
-            false => charger.station.next_deadline(),
-        };
-        self.timers.set(key, next);
+        true
     }
-}
-
-/// Gives the station of `charger` what the journal kept for it.
-fn restore(charger: &mut Charger, journal: &HubJournal, now: Instant) {
-    let station = &mut charger.station;
-    let stored = match journal.store.load(station.ocpp_id()) {
-        Ok(stored) => stored,
-        Err(e) => {
-            log::error!(
-                "{}: cannot read the journal: {e}; starting without its messages",
-                station.ocpp_id()
-            );
-            Default::default()
-        }
-    };
-    station.resume_from_journal(now, SystemTime::now(), journal.max_messages, stored);
-}
-
-/// Writes `batch` (ops of `station`) to the journal in one commit and empties it.
-fn commit(journal: &mut Option<HubJournal>, station: &str, batch: &mut Vec<JournalOp>) {
-    if batch.is_empty() {
-        return;
-    }
-    let Some(journal) = journal else {
-        batch.clear();
-        return;
-    };
-    for op in batch.iter() {
-        if let JournalOp::Remove {
-            reason: RemoveReason::Overflow,
-            ..
-        } = op
-        {
-            metrics::JOURNAL_DROPPED.inc();
-        }
-    }
-    if let Err(e) = journal.store.apply(station, batch) {
-        // The messages are still queued in memory and go out; only a crash could lose them now.
-        log::error!("{station}: journal write failed: {e}");
-    }
-    batch.clear();
 }
 
 /// A charger for `spec`, its station restored from what the CSMS set before a restart.

@@ -209,6 +209,7 @@ mod tests {
                 max_reconnect_attempts: 10,
                 heartbeat_interval: Duration::from_secs(300),
                 response_timeout: Duration::from_secs(30),
+                connect_timeout: Duration::from_secs(10),
                 ping_interval: Duration::from_secs(60),
                 security_profile: SecurityProfile::Unsecured,
                 basic_auth: None,

@@ -19,8 +19,6 @@ use crate::ocpp::messages::Measurand;
 use crate::station::transaction::TxSettings;
 use crate::station::{Backoff, BootIdentity, Capabilities, Retry, StationSettings};
 
-/// Limit for each blocking step of opening a CSMS link.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Slow-class variables are read once every this many polls.
 const SLOW_POLL_FACTOR: u32 = 10;
 /// AlignedDataCtrlr.Interval default: quarter-hour readings, as metering usually wants.
@@ -175,7 +173,7 @@ pub fn charger_specs(
                 tls: tls.clone(),
                 ping_interval: (!config.csms.ping_interval.is_zero())
                     .then_some(config.csms.ping_interval),
-                connect_timeout: CONNECT_TIMEOUT,
+                connect_timeout: config.csms.connect_timeout,
             },
             store_dir: config
                 .system

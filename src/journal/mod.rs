@@ -3,12 +3,17 @@
 //! link nor a `kill -9` nor a power cut loses a transaction.
 //!
 //! The station stays sans-IO: it says what to write as [`JournalOp`]s among its effects, in
-//! order, and the hub carries them out with [`Journal::apply`] before it hands any later frame
-//! to the link. At start the hub reads each station's rows with [`Journal::load`].
+//! order; the hub keeps them in each station's [`Backlog`] and carries them out with
+//! [`Journal::apply`]. A failed commit stays in the backlog and is retried; until it is on
+//! disk the station sends no transaction message, so the CSMS never hears of a message the
+//! journal does not hold, nor acknowledges one whose removal is not on disk. At start the hub
+//! reads each station's rows with [`Journal::load`].
 
+mod backlog;
 mod schema;
 mod store;
 
+pub use backlog::Backlog;
 pub use store::{Journal, Stored, StoredMessage, StoredTx};
 
 use std::path::PathBuf;

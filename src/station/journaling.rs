@@ -77,12 +77,27 @@ impl Station {
         }
     }
 
+    /// The hub has put every journal write handed out so far on disk; returns whether any
+    /// was waiting, i.e. whether transaction messages may now go out that could not before.
+    pub fn journal_written(&mut self) -> bool {
+        std::mem::take(&mut self.journal_unwritten)
+    }
+
     /// Hands the journal writes due so far to the hub, in order: queue changes, then the
-    /// transaction state of every EVSE whose state changed with them.
+    /// transaction state of every EVSE whose state changed with them. No transaction message
+    /// goes out until the hub confirms them with [`Station::journal_written`].
     pub(super) fn flush_journal(&mut self, out: &mut Vec<Effect>) {
         if !self.journaling {
             return;
         }
+        let before = out.len();
+        self.hand_out_journal_ops(out);
+        if out.len() > before {
+            self.journal_unwritten = true;
+        }
+    }
+
+    fn hand_out_journal_ops(&mut self, out: &mut Vec<Effect>) {
         out.extend(self.journal_ops.drain(..).map(Effect::Journal));
         out.extend(self.queue.take_ops().map(Effect::Journal));
         for (index, evse) in self.evses.iter_mut().enumerate() {

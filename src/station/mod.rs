@@ -225,6 +225,9 @@ pub struct Station {
     journaling: bool,
     /// Journal writes found while restoring, not yet handed out.
     journal_ops: Vec<JournalOp>,
+    /// Journal writes were handed out and the hub has not said they are on disk: no
+    /// transaction message goes out meanwhile.
+    journal_unwritten: bool,
     /// When the link to the CSMS was lost, for OfflineThreshold.
     offline_since: Option<Instant>,
     /// When the open link opened.
@@ -276,6 +279,7 @@ impl Station {
             next_event_id: 0,
             journaling: false,
             journal_ops: Vec::new(),
+            journal_unwritten: false,
             offline_since: None,
             connected_at: None,
             pending_unlock: None,
@@ -469,6 +473,8 @@ impl Station {
             self.outstanding = None;
             self.call_failed(now, call, calls::Failure::TimedOut);
         }
+        // A message dropped after its last attempt leaves the journal before the next goes out.
+        self.flush_journal(out);
         let Some(call) = self.next_call(now) else {
             return;
         };
@@ -512,8 +518,6 @@ impl Station {
         if call == Call::Heartbeat {
             self.heartbeat_due = false;
         }
-        // A message dropped after its last attempt leaves the journal before the next goes out.
-        self.flush_journal(out);
         out.push(Effect::Send(frame.to_text()));
     }
 
@@ -550,6 +554,9 @@ impl Station {
     }
 
     fn has_work(&self) -> bool {
+        if self.queue_held() {
+            return false;
+        }
         !self.queue.is_empty()
             || !self.extra.is_empty()
             || self.report.is_some()
@@ -565,6 +572,9 @@ impl Station {
             }
             return self.triggered_call();
         }
+        if self.queue_held() {
+            return None;
+        }
         if self.queue.ready(now).is_some() {
             return Some(Call::Queued);
         }
@@ -579,6 +589,13 @@ impl Station {
         }
         (self.heartbeat_due || self.last_call_at + self.heartbeat_interval <= now)
             .then_some(Call::Heartbeat)
+    }
+
+    /// Transaction messages wait while the journal writes before them are not on disk, and
+    /// no other CALL overtakes them meanwhile: the CSMS would hear of a state (a connector
+    /// Available, say) before the transaction events that led to it.
+    fn queue_held(&self) -> bool {
+        self.journal_unwritten && !self.queue.is_empty()
     }
 
     fn status_to_send(&self) -> Option<(usize, ConnectorStatus)> {

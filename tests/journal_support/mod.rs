@@ -1,17 +1,20 @@
-//! What the journal tests share: reading the journal file from outside and checking the
-//! TransactionEvents a CSMS received for gaps, duplicates and order.
+//! What the journal tests share: reading the journal file from outside, checking the
+//! TransactionEvents a CSMS received for gaps, duplicates and order, and running the gateway
+//! under a file-size limit that stands in for a full or read-only disk.
 // Each test binary uses a different part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ocpp_gw::sim::csms::Record;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use super::common::gateway::{is_call, WAIT};
+use super::common::gateway::{is_call, Gateway, WAIT};
 
 /// Messages the journal in `data` holds (0 while it does not exist yet).
 pub fn journal_rows(data: &Path, like: &str) -> usize {
@@ -83,4 +86,63 @@ pub fn check_events(events: &[Value]) -> (BTreeMap<String, Vec<Value>>, usize) {
         }
     }
     (by_tx, repeats)
+}
+
+/// The gateway with SIGXFSZ ignored and no file allowed to grow past `limit` bytes (`None`: no
+/// limit), so a write past it fails with EFBIG like one on a full disk instead of killing the
+/// process. Its log goes through a pipe to `log`, which no limit applies to; `env` is added to
+/// its environment.
+pub fn start_limited(
+    config: &Path,
+    log: &Path,
+    limit: Option<u64>,
+    env: &[(&str, &str)],
+) -> Gateway {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ocpp-gw"));
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let limit = rlimit(limit);
+    // SAFETY: signal(2) and setrlimit(2) are async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut file = std::fs::File::create(log).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut file));
+    Gateway(child)
+}
+
+/// Sets the largest file the running gateway may write to `bytes` (`None`: no limit).
+pub fn limit_file_size(gw: &Gateway, bytes: Option<u64>) {
+    let limit = rlimit(bytes);
+    // SAFETY: prlimit(2) on our own child with a valid rlimit and no old-value pointer.
+    let rc = unsafe {
+        libc::prlimit(
+            gw.0.id() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &limit,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+fn rlimit(bytes: Option<u64>) -> libc::rlimit {
+    libc::rlimit {
+        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: libc::RLIM_INFINITY,
+    }
 }

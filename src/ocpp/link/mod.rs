@@ -6,6 +6,7 @@
 //! (DNS, TCP, TLS, HTTP upgrade) is blocking work done by a small pool of connector threads,
 //! which hand the finished socket to the shard.
 
+mod attempt;
 mod connect;
 mod failure;
 mod shard;
@@ -37,7 +38,8 @@ pub struct ConnectParams {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// WebSocket ping period; `None` disables pings.
     pub ping_interval: Option<Duration>,
-    /// Limit for each blocking step of connecting (TCP connect, TLS and HTTP upgrade).
+    /// Overall limit for one connection attempt: name lookup, TCP connect, TLS and the HTTP
+    /// upgrade together.
     pub connect_timeout: Duration,
 }
 

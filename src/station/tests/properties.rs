@@ -265,13 +265,17 @@ impl World {
 
     /// Lets the station, the link and the CSMS run until nothing more happens at `now`.
     fn settle(&mut self, mut out: Vec<Effect>) {
-        for _ in 0..50 {
+        // Each queued message takes two rounds: the answer, then the journal's confirmation
+        // of its removal before the next one may go.
+        for _ in 0..150 {
             if !self.unread {
                 self.st.set_inputs(0, self.charger.inputs());
                 self.st.device_known(0);
             }
             self.st.pump(self.now, self.wall(), &mut out);
             let connect = self.apply(std::mem::take(&mut out));
+            // This journal never fails: what the station handed out is on disk at once.
+            let written = self.st.journal_written();
             if connect {
                 if self.cut {
                     self.st.link_down(self.now);
@@ -282,6 +286,9 @@ impl World {
             }
             if self.csms.pending.is_some() && !self.cut {
                 out = self.answer();
+                continue;
+            }
+            if written {
                 continue;
             }
             return;

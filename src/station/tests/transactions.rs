@@ -197,6 +197,65 @@ fn authorize_remote_start_checks_the_token_first() {
     assert_eq!(started["transactionInfo"]["remoteStartId"], 3);
 }
 
+/// The frames among `out` that are TransactionEvent CALLs.
+fn tx_frames(out: &[Effect]) -> Vec<Value> {
+    out.iter()
+        .filter_map(|e| match e {
+            Effect::Send(text) => serde_json::from_str::<Value>(text).ok(),
+            _ => None,
+        })
+        .filter(|v| v[2] == "TransactionEvent")
+        .collect()
+}
+
+/// Answers every CALL in `out` but TransactionEvents, so that only those can be outstanding.
+fn answer_others(h: &mut Harness, out: &[Effect]) {
+    for e in out {
+        let Effect::Send(text) = e else { continue };
+        let v: Value = serde_json::from_str(text).unwrap();
+        if v[0] == 2 && v[2] != "TransactionEvent" {
+            h.receive(json!([3, v[1], {}]));
+        }
+    }
+}
+
+#[test]
+fn transaction_messages_wait_until_their_journal_writes_are_on_disk() {
+    let mut h = capable();
+    h.st.resume_from_journal(h.now, wall(), 100, Default::default());
+    plugged(&mut h, true);
+    let out = h.pump();
+    assert!(out
+        .iter()
+        .any(|e| matches!(e, Effect::Journal(crate::journal::JournalOp::Append { .. }))));
+    assert!(tx_frames(&out).is_empty(), "sent before journaled: {out:?}");
+    assert!(
+        calls_in(&out).is_empty(),
+        "a CALL overtook the held queue: {out:?}"
+    );
+    // The hub could not write: later pumps still hold it back.
+    h.advance(60);
+    let out = h.pump();
+    assert!(tx_frames(&out).is_empty(), "{out:?}");
+    answer_others(&mut h, &out);
+    assert!(h.st.journal_written(), "writes were waiting");
+    let (id, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["eventType"], "Started");
+    // The CSMS acknowledges: the removal is handed out, and the next message waits for it.
+    let out = h.receive(json!([3, id, {}]));
+    assert!(out
+        .iter()
+        .any(|e| matches!(e, Effect::Journal(crate::journal::JournalOp::Remove { .. }))));
+    plugged(&mut h, false);
+    let out = h.pump();
+    assert!(tx_frames(&out).is_empty(), "{out:?}");
+    answer_others(&mut h, &out);
+    assert!(h.st.journal_written());
+    let (_, event) = h.expect_call("TransactionEvent");
+    assert_eq!(event["eventType"], "Ended");
+    assert!(!h.st.journal_written(), "nothing new was handed out");
+}
+
 /// The CALL frames among `out`, as JSON.
 fn calls_in(out: &[Effect]) -> Vec<Value> {
     out.iter()
