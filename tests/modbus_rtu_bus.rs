@@ -36,7 +36,6 @@ fn settings(sim: &ModbusRtuSim) -> RtuBusSettings {
         // Long enough that a loaded machine never turns a slow answer into a timeout.
         response_timeout: Duration::from_millis(500),
         turnaround: Duration::from_millis(20),
-        offline_after_failures: 2,
         max_backoff: Duration::from_millis(400),
         ..RtuBusSettings::new(&sim.path().display().to_string(), LINE)
     }
@@ -66,6 +65,7 @@ fn device(unit: u8) -> ModbusRtuDevice {
                 class: PollClass::Slow,
             },
         ],
+        offline_after_failures: 2,
     }
 }
 
@@ -381,11 +381,12 @@ fn writes_jump_the_queue_and_broadcasts_reach_every_unit() {
 
 #[test]
 fn a_missing_port_takes_its_units_offline_and_is_retried() {
-    let settings = RtuBusSettings {
+    let settings = RtuBusSettings::new("/dev/ocpp-gw-no-such-port", LINE);
+    let unit = ModbusRtuDevice {
         offline_after_failures: 1,
-        ..RtuBusSettings::new("/dev/ocpp-gw-no-such-port", LINE)
+        ..device(1)
     };
-    let mut h = Harness::start(settings, [device(1)]);
+    let mut h = Harness::start(settings, [unit]);
     match h.events.next_of(1) {
         DeviceEvent::Offline { reason, .. } => {
             assert!(reason.contains("/dev/ocpp-gw-no-such-port"), "{reason}")
