@@ -456,3 +456,38 @@ fn daemon_presents_rtu_units_as_stations_that_fault_and_recover() {
     let errors = common::validate_records(&csms.records());
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
 }
+
+#[test]
+fn each_unit_goes_offline_after_its_own_number_of_failed_polls() {
+    let sim = ModbusRtuSim::start([1, 2], None).unwrap();
+    for unit in [1, 2] {
+        sim.set_fault(
+            unit,
+            Fault::Exception(ExceptionCode::IllegalDataAddress),
+            None,
+        );
+    }
+    let quick = ModbusRtuDevice {
+        offline_after_failures: 1,
+        ..device(1)
+    };
+    let patient = ModbusRtuDevice {
+        offline_after_failures: 5,
+        ..device(2)
+    };
+    let mut h = Harness::start(settings(&sim), [quick, patient]);
+    // Each refused poll is two requests (the status and the energy register).
+    assert!(matches!(h.events.next_of(1), DeviceEvent::Offline { .. }));
+    let quick_requests = sim.requests(1);
+    assert!(
+        quick_requests < 10,
+        "unit 1 went offline after {quick_requests} requests, not after its first poll"
+    );
+    assert!(matches!(h.events.next_of(2), DeviceEvent::Offline { .. }));
+    let patient_requests = sim.requests(2);
+    assert!(
+        patient_requests >= 10,
+        "unit 2 went offline after {patient_requests} requests, before its fifth poll"
+    );
+    h.shutdown();
+}
