@@ -122,6 +122,7 @@ fn rtu_cycle(baud: u32, cycles: u64) {
             poll_interval: Duration::from_millis(10),
             slow_poll_interval: Duration::from_millis(10),
             reads: reads.clone(),
+            offline_after_failures: 3,
         }))
         .unwrap();
     }
@@ -206,6 +207,7 @@ fn bench_tcp_pool_cpu_500_devices_at_1hz() {
             poll_interval: Duration::from_secs(1),
             slow_poll_interval: Duration::from_secs(10),
             reads: reads.clone(),
+            offline_after_failures: 3,
         }))
         .unwrap();
     }

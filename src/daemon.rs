@@ -292,7 +292,7 @@ pub fn tls_config(config: &Config) -> Result<Option<Arc<rustls::ClientConfig>>, 
 /// Loads `path` and, if it is valid, asks the hub to apply it.
 fn request_reload(path: &Path, control: &Sender<Control>) {
     log::info!("reloading {}", path.display());
-    match config::load(path) {
+    match config::load(path).inspect(fdlimit::raise_for) {
         Ok(config) => match chan::try_send(control, Control::Reload(Box::new(config)), "reload") {
             Ok(()) => {}
             Err(SendError::Full(_)) => log::error!("reload refused: the hub is busy; try again"),

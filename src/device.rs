@@ -66,6 +66,9 @@ pub struct ModbusTcpDevice {
     pub poll_interval: Duration,
     pub slow_poll_interval: Duration,
     pub reads: Vec<RegisterRead>,
+    /// Consecutive failed polls (a poll whose every read was refused counts) before the device
+    /// is reported offline; 0 behaves as 1.
+    pub offline_after_failures: u32,
 }
 
 /// Everything an ECHONET Lite worker needs to poll one object of one node.
@@ -162,6 +165,9 @@ pub struct ModbusRtuDevice {
     pub poll_interval: Duration,
     pub slow_poll_interval: Duration,
     pub reads: Vec<RegisterRead>,
+    /// Consecutive failed polls (a poll whose every read was refused counts) before the device
+    /// is reported offline; 0 behaves as 1.
+    pub offline_after_failures: u32,
 }
 
 /// Hub → a Modbus RTU bus (one per serial port).

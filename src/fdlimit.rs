@@ -1,7 +1,10 @@
 //! The open-file limit (RLIMIT_NOFILE): raised at start to what the configured stations need,
-//! and read by the admin listeners to keep a reserve of descriptors for everything else.
+//! raised again whenever a reloaded config adds stations, and read by the admin listeners to
+//! keep a reserve of descriptors for everything else.
 
 use std::io;
+
+use crate::config::Config;
 
 /// Descriptors the daemon needs besides its stations: journal, log file, listeners, epoll and
 /// waker descriptors, config and template reads, serial ports.
@@ -18,6 +21,33 @@ pub fn needed(stations: usize, listeners: usize, per_listener: usize) -> u64 {
     BASE.saturating_add(stations.saturating_mul(PER_STATION))
         .saturating_add(listeners)
         .saturating_add(crate::admin::FD_RESERVE)
+}
+
+/// What `config` needs: its stations and its admin and metrics listeners.
+pub fn needed_by(config: &Config) -> u64 {
+    let listeners = usize::from(config.system.admin.is_some())
+        + usize::from(config.system.metrics.prometheus_port.is_some());
+    needed(
+        config.devices.len(),
+        listeners,
+        crate::admin::MAX_CONNECTIONS,
+    )
+}
+
+/// Raises the soft limit to what `config` needs, before it is applied: a reload or an added
+/// device must not leave new stations short of descriptors. Warns when the hard limit is too
+/// low; never lowers the limit, so stations of the running config keep theirs.
+pub fn raise_for(config: &Config) {
+    let needed = needed_by(config);
+    match raise(needed) {
+        Ok((limit, false)) => log::debug!("open-file limit {limit} (needed {needed})"),
+        Ok((limit, true)) => log::warn!(
+            "open-file limit {limit} is below the {needed} that {} device(s) need; raise the hard \
+             limit (LimitNOFILE= in the systemd unit)",
+            config.devices.len()
+        ),
+        Err(e) => log::warn!("cannot raise the open-file limit to {needed}: {e}"),
+    }
 }
 
 /// The soft limit now (`u64::MAX` when unlimited or unknown).
@@ -98,5 +128,48 @@ mod tests {
         let soft = soft_limit();
         assert_eq!(raise(1).unwrap(), (soft, false));
         assert_eq!(soft_limit(), soft);
+    }
+
+    /// A loaded config of `devices` generic chargers, with the metrics listener if `metrics`.
+    fn config(name: &str, devices: u8, metrics: bool) -> Config {
+        let dir =
+            std::env::temp_dir().join(format!("ocpp-gw-fdlimit-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/templates");
+        let mut text = format!(
+            "[system]\ntemplates_dir = {:?}\n{}[csms]\nurl = \"ws://127.0.0.1:9000\"\n",
+            templates.display().to_string(),
+            if metrics {
+                "[system.metrics]\nprometheus_port = 9100\n"
+            } else {
+                ""
+            },
+        );
+        for unit in 1..=devices {
+            text.push_str(&format!(
+                "[[devices]]\nid = \"d{unit}\"\ntemplate = \"generic_modbus_charger\"\n\
+                 protocol = \"modbus_tcp\"\nocpp_id = \"D{unit}\"\n\
+                 connection = {{ ip = \"10.0.0.1\", unit_id = {unit} }}\n"
+            ));
+        }
+        let path = dir.join("ocpp-gw.toml");
+        std::fs::write(&path, text).unwrap();
+        let loaded = crate::config::load(&path);
+        let _ = std::fs::remove_dir_all(&dir);
+        loaded.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_config_needs_descriptors_per_device_and_per_listener() {
+        let one = needed_by(&config("one", 1, false));
+        assert_eq!(one, needed(1, 0, crate::admin::MAX_CONNECTIONS));
+        assert_eq!(
+            needed_by(&config("twenty", 20, false)),
+            one + 19 * PER_STATION
+        );
+        assert_eq!(
+            needed_by(&config("metrics", 1, true)),
+            one + crate::admin::MAX_CONNECTIONS as u64
+        );
     }
 }

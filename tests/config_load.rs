@@ -64,7 +64,8 @@ fn sample_config_loads() {
             ip: "127.0.0.1".into(),
             port: 5020,
             unit_id: 1,
-            transport: TcpTransport::default()
+            transport: TcpTransport::default(),
+            offline_after_failures: 3,
         }
     );
     assert_eq!(
@@ -188,7 +189,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
                 ip: "charger-1.local".into(),
                 port: 502,
                 unit_id: 1,
-                transport: TcpTransport::default()
+                transport: TcpTransport::default(),
+                offline_after_failures: 3,
             },
             Connection::ModbusRtu {
                 port: "/dev/ttyS0".into(),
@@ -197,7 +199,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
                 stop_bits: 1,
                 parity: Parity::Even,
                 unit_id: 2,
-                transport: RtuTransport::default()
+                transport: RtuTransport::default(),
+                offline_after_failures: 3,
             },
             Connection::ModbusRtu {
                 port: "/dev/ttyS0".into(),
@@ -206,7 +209,8 @@ fn good_fixture_fills_defaults_and_reads_every_protocol() {
                 stop_bits: 1,
                 parity: Parity::Even,
                 unit_id: 3,
-                transport: RtuTransport::default()
+                transport: RtuTransport::default(),
+                offline_after_failures: 3,
             },
             Connection::EchonetLite {
                 ip: "192.168.1.101".into(),
@@ -461,6 +465,23 @@ fn modbus_transport_keys() {
     assert!(
         matches!(&c.devices[2].connection, Connection::ModbusRtu { transport, .. } if *transport == rtu)
     );
+    // Each device its own, even two units behind one bridge.
+    let thresholds: Vec<_> = c
+        .devices
+        .iter()
+        .map(|d| match &d.connection {
+            Connection::ModbusTcp {
+                offline_after_failures,
+                ..
+            }
+            | Connection::ModbusRtu {
+                offline_after_failures,
+                ..
+            } => *offline_after_failures,
+            Connection::EchonetLite { .. } => 0,
+        })
+        .collect();
+    assert_eq!(thresholds, [1, 100, 7]);
     assert_eq!(
         TcpTransport::default().connect_timeout,
         Duration::from_secs(2)
@@ -481,7 +502,9 @@ fn modbus_transport_problems() {
             "devices[0].connection.response_timeout_ms: must be between 10 and 60000",
             "devices[0].connection.max_read_gap: must be at most 124",
             "devices[0].connection.pool_size: must be between 1 and 8",
+            "devices[0].connection.offline_after_failures: must be between 1 and 100",
             "devices[1].connection.turnaround_ms: must be between 0 and 10000",
+            "devices[1].connection.offline_after_failures: must be between 1 and 100",
             "devices[3].connection.pool_size: 3 differs from devices[2] (1) at the same endpoint 10.0.0.9:502",
             "devices[5].connection.response_timeout_ms: 400 differs from devices[4] (1000) on the same bus /dev/ttyS1",
             "devices[5].connection.turnaround_ms: 50 differs from devices[4] (100) on the same bus /dev/ttyS1",

@@ -36,7 +36,6 @@ fn settings(sim: &ModbusRtuSim) -> RtuBusSettings {
         // Long enough that a loaded machine never turns a slow answer into a timeout.
         response_timeout: Duration::from_millis(500),
         turnaround: Duration::from_millis(20),
-        offline_after_failures: 2,
         max_backoff: Duration::from_millis(400),
         ..RtuBusSettings::new(&sim.path().display().to_string(), LINE)
     }
@@ -66,6 +65,7 @@ fn device(unit: u8) -> ModbusRtuDevice {
                 class: PollClass::Slow,
             },
         ],
+        offline_after_failures: 2,
     }
 }
 
@@ -381,11 +381,12 @@ fn writes_jump_the_queue_and_broadcasts_reach_every_unit() {
 
 #[test]
 fn a_missing_port_takes_its_units_offline_and_is_retried() {
-    let settings = RtuBusSettings {
+    let settings = RtuBusSettings::new("/dev/ocpp-gw-no-such-port", LINE);
+    let unit = ModbusRtuDevice {
         offline_after_failures: 1,
-        ..RtuBusSettings::new("/dev/ocpp-gw-no-such-port", LINE)
+        ..device(1)
     };
-    let mut h = Harness::start(settings, [device(1)]);
+    let mut h = Harness::start(settings, [unit]);
     match h.events.next_of(1) {
         DeviceEvent::Offline { reason, .. } => {
             assert!(reason.contains("/dev/ocpp-gw-no-such-port"), "{reason}")
@@ -454,4 +455,39 @@ fn daemon_presents_rtu_units_as_stations_that_fault_and_recover() {
     daemon.stop();
     let errors = common::validate_records(&csms.records());
     assert!(errors.is_empty(), "schema violations: {errors:#?}");
+}
+
+#[test]
+fn each_unit_goes_offline_after_its_own_number_of_failed_polls() {
+    let sim = ModbusRtuSim::start([1, 2], None).unwrap();
+    for unit in [1, 2] {
+        sim.set_fault(
+            unit,
+            Fault::Exception(ExceptionCode::IllegalDataAddress),
+            None,
+        );
+    }
+    let quick = ModbusRtuDevice {
+        offline_after_failures: 1,
+        ..device(1)
+    };
+    let patient = ModbusRtuDevice {
+        offline_after_failures: 5,
+        ..device(2)
+    };
+    let mut h = Harness::start(settings(&sim), [quick, patient]);
+    // Each refused poll is two requests (the status and the energy register).
+    assert!(matches!(h.events.next_of(1), DeviceEvent::Offline { .. }));
+    let quick_requests = sim.requests(1);
+    assert!(
+        quick_requests < 10,
+        "unit 1 went offline after {quick_requests} requests, not after its first poll"
+    );
+    assert!(matches!(h.events.next_of(2), DeviceEvent::Offline { .. }));
+    let patient_requests = sim.requests(2);
+    assert!(
+        patient_requests >= 10,
+        "unit 2 went offline after {patient_requests} requests, before its fifth poll"
+    );
+    h.shutdown();
 }

@@ -28,7 +28,6 @@ fn settings() -> PoolSettings {
             max_read_gap: 10,
         },
         endpoints: BTreeMap::new(),
-        offline_after_failures: 2,
         max_backoff: Duration::from_millis(400),
     }
 }
@@ -63,6 +62,7 @@ fn device(id: u32, sim: &ModbusChargerSim, unit_id: u8) -> ModbusTcpDevice {
                 class: PollClass::Fast,
             },
         ],
+        offline_after_failures: 2,
     }
 }
 

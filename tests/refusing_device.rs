@@ -6,11 +6,13 @@
 mod common;
 
 use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
 
-use common::gateway::{loopback, scratch, wait_status, Gateway, Rig, STATION, WAIT};
+use common::gateway::{loopback, scratch, sent_at, wait_status, Gateway, Rig, STATION, WAIT};
 use ocpp_gw::modbus::pdu::ExceptionCode;
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Record};
 use ocpp_gw::sim::echonet_charger::{EchonetChargerSim, SimConfig};
+use ocpp_gw::sim::modbus_charger::ModbusChargerSim;
 
 /// The gateway's own address and the node's, on loopback addresses no other test uses.
 const GATEWAY: Ipv4Addr = Ipv4Addr::new(127, 73, 1, 1);
@@ -79,5 +81,59 @@ fn an_echonet_device_answering_get_sna_goes_unavailable_until_it_answers() {
     charger.set_refuse_reads(false);
     wait_status(&csms, "EL001", "Available", down.seq);
     wait_problem(&csms, "EL001", "false", raised.seq);
+    common::gateway::assert_records_valid(&csms);
+}
+
+/// Issue #13: how many refused polls make a device offline is each device's own
+/// `offline_after_failures`, even for two units behind one TCP bridge.
+#[test]
+fn each_modbus_device_goes_unavailable_after_its_own_number_of_refused_polls() {
+    const POLL_MS: u64 = 200;
+    let csms = CsmsSim::start(loopback(), CsmsOptions::default()).unwrap();
+    let bridge = ModbusChargerSim::start(loopback()).unwrap();
+    let dir = scratch("refusing_thresholds");
+    let mut text = format!(
+        "[system]\nlog_level = \"debug\"\ndata_dir = \"{}\"\n\n[csms]\nurl = \"{}\"\n\
+         reconnect_interval_sec = 1\nreconnect_random_range_sec = 1\n",
+        dir.join("data").display(),
+        csms.url()
+    );
+    for (n, failures) in [(1, 1), (2, 5)] {
+        text.push_str(&format!(
+            "\n[[devices]]\nid = \"charger-{n}\"\ntemplate = \"generic_modbus_charger\"\n\
+             protocol = \"modbus_tcp\"\nocpp_id = \"CP00{n}\"\npoll_interval_ms = {POLL_MS}\n\
+             [devices.connection]\nip = \"{}\"\nport = {}\nunit_id = {n}\n\
+             offline_after_failures = {failures}\n",
+            bridge.addr().ip(),
+            bridge.addr().port(),
+        ));
+    }
+    let config = dir.join("ocpp-gw.toml");
+    std::fs::write(&config, text).unwrap();
+    let _gw = Gateway::start(&config, &dir.join("gateway.log"));
+    let ready = wait_status(&csms, "CP001", "Available", 0).seq;
+    let ready = ready.max(wait_status(&csms, "CP002", "Available", 0).seq);
+
+    let refused = SystemTime::now();
+    bridge.refuse_reads(Some(ExceptionCode::IllegalDataAddress));
+    let quick_down = wait_status(&csms, "CP001", "Unavailable", ready);
+    let patient_down = wait_status(&csms, "CP002", "Unavailable", ready);
+    assert!(
+        quick_down.seq < patient_down.seq,
+        "the device allowed one failure goes first"
+    );
+    // Its first refused poll comes at most one interval after the refusals start, its fifth
+    // four intervals later; the CSMS stamps each record when it arrives.
+    let patient_after = sent_at(&patient_down)
+        .duration_since(refused)
+        .unwrap_or_default();
+    assert!(
+        patient_after >= Duration::from_millis(4 * POLL_MS),
+        "CP002 went Unavailable after {patient_after:?}, before 5 polls"
+    );
+
+    bridge.refuse_reads(None);
+    wait_status(&csms, "CP001", "Available", quick_down.seq);
+    wait_status(&csms, "CP002", "Available", patient_down.seq);
     common::gateway::assert_records_valid(&csms);
 }

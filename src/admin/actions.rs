@@ -111,7 +111,7 @@ pub(super) fn edit_device(ctx: &Context, edit: Edit, id: &str, body: &[u8]) -> R
         Ok(change) => change,
         Err(reply) => return reply,
     };
-    let config = match config::edit_devices(path, change) {
+    let config = match config::edit_devices(path, change).inspect(crate::fdlimit::raise_for) {
         Ok(config) => config,
         Err(e) => return edit_error(&e),
     };

@@ -269,4 +269,40 @@ mod tests {
              Content-Length: 2\r\nConnection: close\r\n\r\n{}"
         );
     }
+
+    /// What the transport answers before any route is chosen is documented on every route,
+    /// with the limits the server really applies.
+    #[test]
+    fn transport_answers_are_documented_on_every_route() {
+        let doc: serde_json::Value =
+            serde_json::from_str(super::super::routes::OPENAPI).expect("openapi.json is JSON");
+        let refusals = [
+            HeadError::Malformed("x"),
+            HeadError::TooLarge,
+            HeadError::BodyTooLarge,
+            HeadError::TransferEncoding,
+            HeadError::Version,
+        ];
+        // 408: head or body too slow; 503: refused at the connection cap.
+        let statuses: Vec<u16> = refusals
+            .iter()
+            .map(HeadError::status)
+            .chain([408, 503])
+            .collect();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                for status in &statuses {
+                    assert!(
+                        op["responses"][status.to_string()].is_object(),
+                        "{method} {path}: {status} is not documented"
+                    );
+                }
+            }
+        }
+        let described =
+            |name: &str| doc["components"]["responses"][name]["description"].to_string();
+        assert!(described("ContentTooLarge").contains(&MAX_BODY.to_string()));
+        assert!(described("HeadersTooLarge").contains(&MAX_HEAD.to_string()));
+        assert!(described("HeadersTooLarge").contains(&MAX_HEADERS.to_string()));
+    }
 }

@@ -455,7 +455,7 @@ fn reload(ctx: &Context) -> Reply {
     let Some(path) = &ctx.config_path else {
         return Reply::error(404, "this listener serves no configuration");
     };
-    match config::load(path) {
+    match config::load(path).inspect(crate::fdlimit::raise_for) {
         Err(errors) => {
             let problems: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
             for p in &problems {

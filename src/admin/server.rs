@@ -4,8 +4,9 @@
 //! - At most [`MAX_CONNECTIONS`] connections at once per listener and [`MAX_PER_CLIENT`] per
 //!   client address; more are refused at accept (plain HTTP gets a `503`), so idle connections
 //!   cannot exhaust the process's descriptors or threads.
-//! - A connection whose descriptor number comes within [`FD_RESERVE`] of the open-file limit is
-//!   refused too: the descriptors left are for the stations, devices and the journal.
+//! - A connection whose descriptor number comes within [`FD_RESERVE`] of the open-file limit in
+//!   force (raised by reloads too) is refused: the descriptors left are for the stations,
+//!   devices and the journal.
 //! - The head (TLS handshake included) must arrive within [`HEAD_TIMEOUT`] and the body within
 //!   [`BODY_TIMEOUT`], in total; the token is checked before the body is read.
 //! - One request per connection; the answer must be taken within [`WRITE_TIMEOUT`].
@@ -57,8 +58,6 @@ struct Shared {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Open connections per client address.
     clients: Mutex<HashMap<IpAddr, usize>>,
-    /// Descriptor numbers at or above this are refused.
-    fd_ceiling: u64,
     last_refusal_log: Mutex<Option<Instant>>,
 }
 
@@ -69,7 +68,8 @@ impl Shared {
 
     /// Takes a connection slot for `ip`, or says why not.
     fn admit(self: &Arc<Self>, ip: IpAddr, fd: u64) -> Result<Slot, &'static str> {
-        if fd >= self.fd_ceiling {
+        // Read at every accept: a reload that adds stations raises the limit.
+        if fd >= crate::fdlimit::soft_limit().saturating_sub(FD_RESERVE) {
             return Err("the process is close to its open-file limit");
         }
         let mut clients = self.clients();
@@ -139,7 +139,6 @@ impl Listener {
             context,
             tls,
             clients: Mutex::new(HashMap::new()),
-            fd_ceiling: crate::fdlimit::soft_limit().saturating_sub(FD_RESERVE),
             last_refusal_log: Mutex::new(None),
         });
         let (flag, accepting) = (Arc::clone(&stopping), Arc::clone(&shared));

@@ -18,6 +18,10 @@ pub const MAX_DEVICES_PER_BUS: usize = 25;
 const MAX_POOL_SIZE: u8 = 8;
 /// A merged read spans at most 125 registers, so a gap of 124 is the widest that can matter.
 const MAX_READ_GAP: u16 = 124;
+/// Consecutive failed polls before a Modbus device is reported offline, when not configured.
+const DEFAULT_OFFLINE_AFTER_FAILURES: u32 = 3;
+/// Most failed polls a device may be given: beyond this a dead charger looks alive for minutes.
+const MAX_OFFLINE_AFTER_FAILURES: u32 = 100;
 
 /// The `connection` keys each protocol takes.
 fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
@@ -30,6 +34,7 @@ fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
             "response_timeout_ms",
             "pool_size",
             "max_read_gap",
+            "offline_after_failures",
         ],
         Protocol::ModbusRtu => &[
             "port",
@@ -41,6 +46,7 @@ fn connection_keys(protocol: Protocol) -> &'static [&'static str] {
             "response_timeout_ms",
             "turnaround_ms",
             "max_read_gap",
+            "offline_after_failures",
         ],
         Protocol::EchonetLite => &["ip", "eoj"],
     }
@@ -241,6 +247,11 @@ fn check_connection(
                 port,
                 unit_id: raw.unit_id.unwrap_or(1),
                 transport,
+                offline_after_failures: offline_after(
+                    p,
+                    key("offline_after_failures"),
+                    raw.offline_after_failures,
+                ),
             })
         }
         Protocol::ModbusRtu => {
@@ -302,6 +313,11 @@ fn check_connection(
                 parity,
                 unit_id,
                 transport,
+                offline_after_failures: offline_after(
+                    p,
+                    key("offline_after_failures"),
+                    raw.offline_after_failures,
+                ),
             })
         }
         Protocol::EchonetLite => {
@@ -340,6 +356,18 @@ fn millis(
             default
         }
     }
+}
+
+/// `offline_after_failures` within `1..=MAX_OFFLINE_AFTER_FAILURES`, or the default when absent.
+fn offline_after(p: &mut Problems, key: String, value: Option<u32>) -> u32 {
+    let failures = value.unwrap_or(DEFAULT_OFFLINE_AFTER_FAILURES);
+    if !(1..=MAX_OFFLINE_AFTER_FAILURES).contains(&failures) {
+        p.add(
+            key,
+            format!("must be between 1 and {MAX_OFFLINE_AFTER_FAILURES}"),
+        );
+    }
+    failures
 }
 
 fn read_gap(p: &mut Problems, key: String, value: Option<u16>) -> u16 {
@@ -384,6 +412,7 @@ fn check_shared_endpoints(devices: &[Option<DeviceConfig>], p: &mut Problems) {
                 port,
                 unit_id,
                 transport,
+                ..
             } => {
                 let (first, shared) = *tcp.entry((ip, *port)).or_insert((i, transport));
                 let same = Same {

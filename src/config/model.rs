@@ -206,14 +206,17 @@ impl fmt::Display for Protocol {
 /// `[devices.connection]`, by protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Connection {
-    /// `ip` is an IP address or host name.
+    /// `ip` is an IP address or host name. `offline_after_failures` is this device's own: units
+    /// behind one bridge may tolerate different numbers of failed polls.
     ModbusTcp {
         ip: String,
         port: u16,
         unit_id: u8,
         transport: TcpTransport,
+        offline_after_failures: u32,
     },
-    /// `port` is the serial device path; devices sharing it share the line settings.
+    /// `port` is the serial device path; devices sharing it share the line settings, but each
+    /// has its own `offline_after_failures`.
     ModbusRtu {
         port: String,
         baud_rate: u32,
@@ -222,6 +225,7 @@ pub enum Connection {
         parity: Parity,
         unit_id: u8,
         transport: RtuTransport,
+        offline_after_failures: u32,
     },
     /// `eoj` is the ECHONET object code (class group, class, instance), e.g. 0x02A101.
     EchonetLite { ip: String, eoj: Option<u32> },

@@ -149,6 +149,7 @@ pub(super) struct RawModbusTcp {
     pub response_timeout_ms: Option<u64>,
     pub pool_size: Option<u8>,
     pub max_read_gap: Option<u16>,
+    pub offline_after_failures: Option<u32>,
 }
 
 /// `connection` of a `modbus_rtu` device.
@@ -164,6 +165,7 @@ pub(super) struct RawModbusRtu {
     pub response_timeout_ms: Option<u64>,
     pub turnaround_ms: Option<u64>,
     pub max_read_gap: Option<u16>,
+    pub offline_after_failures: Option<u32>,
 }
 
 /// `connection` of an `echonet_lite` device.

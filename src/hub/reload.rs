@@ -175,6 +175,7 @@ mod tests {
                 port: 502,
                 unit_id: 1,
                 transport: TcpTransport::default(),
+                offline_after_failures: 3,
             },
             basic_auth_password: None,
         }

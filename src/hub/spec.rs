@@ -188,7 +188,11 @@ pub fn charger_specs(
 fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<DevicePlan> {
     match &device.connection {
         Connection::ModbusTcp {
-            ip, port, unit_id, ..
+            ip,
+            port,
+            unit_id,
+            offline_after_failures,
+            ..
         } => Some(DevicePlan::ModbusTcp(ModbusTcpDevice {
             id: DeviceId(key),
             name: device.id.clone(),
@@ -198,8 +202,14 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
             poll_interval: device.poll_interval,
             slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
             reads: template.register_reads(),
+            offline_after_failures: *offline_after_failures,
         })),
-        Connection::ModbusRtu { port, unit_id, .. } => Some(DevicePlan::ModbusRtu {
+        Connection::ModbusRtu {
+            port,
+            unit_id,
+            offline_after_failures,
+            ..
+        } => Some(DevicePlan::ModbusRtu {
             port: port.clone(),
             device: ModbusRtuDevice {
                 id: DeviceId(key),
@@ -208,6 +218,7 @@ fn device_plan(key: u32, device: &DeviceConfig, template: &Template) -> Option<D
                 poll_interval: device.poll_interval,
                 slow_poll_interval: device.poll_interval * SLOW_POLL_FACTOR,
                 reads: template.register_reads(),
+                offline_after_failures: *offline_after_failures,
             },
         }),
         Connection::EchonetLite { ip, eoj } => Some(DevicePlan::Echonet(EchonetDevice {

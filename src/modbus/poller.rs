@@ -327,6 +327,34 @@ mod tests {
     }
 
     #[test]
+    fn a_refusing_device_goes_offline_after_exactly_its_threshold() {
+        let reads = [read(0, 0, 1, PollClass::Fast)];
+        for offline_after in [1, 5] {
+            let mut p = polled(&reads, Duration::from_secs(3600));
+            let (tx, rx) = crossbeam_channel::bounded(16);
+            let mut log = Vec::new();
+            p.poll(device(&mut log, &[]), HEALTH, &tx).unwrap();
+            drain(&rx);
+            let health = Health {
+                offline_after,
+                ..HEALTH
+            };
+            for n in 1..offline_after {
+                p.poll(device(&mut log, &[0]), health, &tx).unwrap();
+                assert!(
+                    drain(&rx).is_empty(),
+                    "offline after {n} of {offline_after}"
+                );
+            }
+            p.poll(device(&mut log, &[0]), health, &tx).unwrap();
+            assert!(matches!(
+                drain(&rx).as_slice(),
+                [DeviceEvent::Offline { .. }]
+            ));
+        }
+    }
+
+    #[test]
     fn a_device_refusing_every_read_goes_offline_and_comes_back() {
         let reads = [
             read(0, 0, 1, PollClass::Fast),

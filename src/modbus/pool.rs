@@ -45,15 +45,14 @@ impl Default for EndpointSettings {
     }
 }
 
-/// Settings of one pool: per-endpoint connection settings and failure handling.
+/// Settings of one pool: per-endpoint connection settings and back-off; how many failed polls
+/// make a device offline is its own (`ModbusTcpDevice::offline_after_failures`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
     /// For endpoints not listed in `endpoints`.
     pub defaults: EndpointSettings,
     /// By `(host, port)`.
     pub endpoints: BTreeMap<(String, u16), EndpointSettings>,
-    /// Consecutive failed polls before a device is reported offline (0 behaves as 1).
-    pub offline_after_failures: u32,
     /// Longest probe interval while a device is offline, and longest reconnect back-off.
     pub max_backoff: Duration,
 }
@@ -72,7 +71,6 @@ impl Default for PoolSettings {
         PoolSettings {
             defaults: EndpointSettings::default(),
             endpoints: BTreeMap::new(),
-            offline_after_failures: 3,
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -270,7 +268,7 @@ impl Pool {
         };
         let endpoint = self.settings.endpoint(&device.spec.host, device.spec.port);
         let health = Health {
-            offline_after: self.settings.offline_after_failures,
+            offline_after: device.spec.offline_after_failures,
             max_backoff: self.settings.max_backoff,
         };
         let max_backoff = self.settings.max_backoff;

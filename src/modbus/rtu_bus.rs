@@ -42,8 +42,6 @@ pub struct RtuBusSettings {
     pub max_read_gap: u16,
     /// Extra attempts for a request that timed out or came back damaged.
     pub retries: u32,
-    /// Consecutive failed polls before a unit is reported offline (0 behaves as 1).
-    pub offline_after_failures: u32,
     /// Longest probe interval while a unit is offline, and longest reopen back-off.
     pub max_backoff: Duration,
 }
@@ -58,7 +56,6 @@ impl RtuBusSettings {
             turnaround: Duration::from_millis(100),
             max_read_gap: DEFAULT_MAX_READ_GAP,
             retries: 2,
-            offline_after_failures: 3,
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -254,13 +251,13 @@ impl Bus {
         else {
             return Flow::Continue;
         };
-        let health = Health {
-            offline_after: self.settings.offline_after_failures,
-            max_backoff: self.settings.max_backoff,
-        };
         // Taken out for the poll so the read closure can borrow the bus.
         let Some(mut unit) = self.devices.remove(&id) else {
             return Flow::Continue;
+        };
+        let health = Health {
+            offline_after: unit.spec.offline_after_failures,
+            max_backoff: self.settings.max_backoff,
         };
         let unit_id = unit.spec.unit_id;
         let events = self.events.clone();
