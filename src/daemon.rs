@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::admin::{AdminError, AdminServer, AdminSettings, MAX_CONNECTIONS};
+use crate::admin::{AdminError, AdminServer, AdminSettings};
 use crate::chan::{self, SendError};
 use crate::config::{self, Config, ConfigErrors, Protocol};
 use crate::device::{BusCmd, DeviceEvent, PoolCmd, WorkerCmd};
@@ -34,23 +34,6 @@ const WORKER_CAPACITY: usize = 1024;
 const ADMIN_CAPACITY: usize = 64;
 /// How long `stop` waits for worker threads before leaving them to the process exit.
 const STOP_BUDGET: Duration = Duration::from_millis(1500);
-
-/// Raises the open-file limit to what the configured stations and admin listeners need (the
-/// soft limit up to the hard one), and warns when even the hard limit is too low.
-fn raise_fd_limit(config: &Config) {
-    let listeners = usize::from(config.system.admin.is_some())
-        + usize::from(config.system.metrics.prometheus_port.is_some());
-    let needed = fdlimit::needed(config.devices.len(), listeners, MAX_CONNECTIONS);
-    match fdlimit::raise(needed) {
-        Ok((limit, false)) => log::debug!("open-file limit {limit} (needed {needed})"),
-        Ok((limit, true)) => log::warn!(
-            "open-file limit {limit} is below the {needed} that {} device(s) need; raise the hard \
-             limit (LimitNOFILE= in the systemd unit)",
-            config.devices.len()
-        ),
-        Err(e) => log::warn!("cannot raise the open-file limit to {needed}: {e}"),
-    }
-}
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +95,7 @@ impl Daemon {
     /// [`preflight::load`] loaded for it.
     pub fn start_loaded(config: &Config, loaded: Loaded) -> Result<Daemon, DaemonError> {
         metrics::mark_start();
-        raise_fd_limit(config);
+        fdlimit::raise_for(config);
         let journal = open_journal(config)?;
         let (device_tx, device_rx) = crossbeam_channel::bounded::<DeviceEvent>(HUB_INBOX_CAPACITY);
         let (link_tx, link_rx) = crossbeam_channel::bounded::<LinkEvent>(HUB_INBOX_CAPACITY);
