@@ -126,21 +126,28 @@ impl Soak {
         let stations = self.chargers.len() + self.nodes.len();
         let pick = self.rng.below(stations as u64) as usize;
         let station = station_name(pick, self.chargers.len());
-        match self.rng.below(100) {
-            0..=64 => self.toggle(pick),
-            65..=72 => {
+        // Charger activity grows with the fleet; faults come at the same rate per second
+        // whatever its size (about 1.75/s), so a large soak is not a kill loop.
+        let fault_permille = (3_500 / stations as u64).min(350);
+        if self.rng.below(1_000) >= fault_permille {
+            if self.rng.below(9) == 0 {
                 if let Some(c) = self.chargers.get(pick) {
                     c.advance(Duration::from_secs(60));
                 }
+            } else {
+                self.toggle(pick);
             }
-            73..=77 => {
+            return;
+        }
+        match self.rng.below(27) {
+            0..=4 => {
                 if let Some(csms) = &self.csms {
                     if csms.disconnect(&station) {
                         self.faults.connection_drops += 1;
                     }
                 }
             }
-            78..=80 => {
+            5..=7 => {
                 // The CSMS takes the upgrade and closes at once, for a while.
                 if let Some(csms) = &self.csms {
                     csms.set_close_at_once(&station, true);
@@ -150,7 +157,7 @@ impl Soak {
                     csms.set_close_at_once(&station, false);
                 }
             }
-            81..=84 => {
+            8..=11 => {
                 // A slow CSMS: the next status or transaction message goes unanswered and
                 // times out at the station, which must send it again.
                 if let Some(csms) = &self.csms {
@@ -163,7 +170,7 @@ impl Soak {
                     self.faults.answers_withheld += 1;
                 }
             }
-            85..=87 => match self.chargers.get(pick) {
+            12..=14 => match self.chargers.get(pick) {
                 Some(c) if self.rng.below(2) == 0 => {
                     c.set_silent(true);
                     self.faults.silences += 1;
@@ -182,9 +189,9 @@ impl Soak {
                     self.faults.el_answers_lost += 1;
                 }
             },
-            88..=89 => self.spoof(),
-            90..=92 => self.restart_csms(),
-            93..=96 => {
+            15..=16 => self.spoof(),
+            17..=19 => self.restart_csms(),
+            20..=23 => {
                 if let Some(gw) = &self.gw {
                     gw.signal(libc::SIGHUP);
                     self.faults.reloads += 1;
