@@ -10,14 +10,12 @@ use std::time::{Duration, Instant};
 
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
-use tungstenite::http::HeaderValue;
 use tungstenite::Connector;
 
 use crate::config::Config;
 use crate::hub::charger_specs;
-use crate::ocpp::link::ConnectParams;
+use crate::ocpp::link::{upgrade_request, ConnectParams};
 use crate::ocpp::SUBPROTOCOL;
-use crate::util::base64;
 
 /// Limit for each blocking step.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -281,26 +279,10 @@ fn tls_hint(host: &str, e: &io::Error) -> String {
 }
 
 fn upgrade(params: &ConnectParams, addr: SocketAddr) -> Outcome {
-    let mut request = match params.url.as_str().into_client_request() {
+    let request = match upgrade_request(params) {
         Ok(r) => r,
-        Err(e) => return Outcome::Failed(e.to_string()),
+        Err(e) => return Outcome::Failed(e),
     };
-    let headers = request.headers_mut();
-    headers.insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    if let Some((user, password)) = &params.basic_auth {
-        let token = base64::encode(format!("{user}:{password}").as_bytes());
-        match HeaderValue::from_str(&format!("Basic {token}")) {
-            Ok(v) => {
-                headers.insert("Authorization", v);
-            }
-            Err(_) => {
-                return Outcome::Failed("the configured credentials are not valid in HTTP".into())
-            }
-        }
-    }
     let stream = match TcpStream::connect_timeout(&addr, STEP_TIMEOUT) {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(e.to_string()),

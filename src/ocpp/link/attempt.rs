@@ -88,23 +88,7 @@ impl Attempt {
             url: params.url.clone(),
             reason,
         };
-        let mut request = params
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| url_err(e.to_string()))?;
-        let headers = request.headers_mut();
-        headers.insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(SUBPROTOCOL),
-        );
-        if let Some((user, password)) = &params.basic_auth {
-            let token = base64::encode(format!("{user}:{password}").as_bytes());
-            let value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
-                url_err("credentials contain characters not allowed in HTTP".into())
-            })?;
-            headers.insert("Authorization", value);
-        }
+        let request = upgrade_request(params).map_err(url_err)?;
         let uri = request.uri();
         let host = uri
             .host()
@@ -334,4 +318,27 @@ fn lookup(host: &str, port: u16) -> std::io::Result<Receiver<Lookup>> {
         return Err(e);
     }
     Ok(rx)
+}
+
+/// The WebSocket upgrade request for `params`: the OCPP 2.0.1 subprotocol and, for security
+/// profile 1 and 2, the Basic credentials. Shared with `diag csms`, which must ask exactly as
+/// the link does.
+pub(crate) fn upgrade_request(params: &ConnectParams) -> Result<Request, String> {
+    let mut request = params
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    headers.insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    if let Some((user, password)) = &params.basic_auth {
+        let token = base64::encode(format!("{user}:{password}").as_bytes());
+        let value = HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| "credentials contain characters not allowed in HTTP".to_string())?;
+        headers.insert("Authorization", value);
+    }
+    Ok(request)
 }

@@ -21,6 +21,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::chan::{self, SendError};
 
+pub(crate) use attempt::upgrade_request;
 pub use tls::{client_config, TlsError, TlsFiles};
 
 /// Identifies one station's link; the hub allocates them and never reuses one.
