@@ -11,6 +11,7 @@ mod backoff;
 mod calls;
 mod commands;
 mod cycle;
+mod effects;
 pub mod device_model;
 mod events;
 pub mod evse;
@@ -21,6 +22,7 @@ mod meter;
 mod oneoff;
 mod queue;
 mod registration;
+mod settings;
 pub mod transaction;
 mod variables;
 
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::journal::JournalOp;
 use crate::ocpp::frame::Frame;
-use crate::ocpp::messages::{BootReason, ConnectorStatus, Measurand};
+use crate::ocpp::messages::{BootReason, ConnectorStatus};
 use crate::util::rng::Rng;
 
 pub use backoff::Backoff;
@@ -37,96 +39,10 @@ pub use commands::{WriteReport, UNLOCK_DEADLINE};
 use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
-use transaction::{TxSettings, TxTracker};
+use transaction::TxTracker;
+pub use effects::{DeviceCommand, Effect};
+pub use settings::{Capabilities, StationSettings};
 pub use variables::{BootIdentity, ExternalDef};
-
-/// What the template lets the CSMS do to the device.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    /// `Control.Charging` is mapped: remote start/stop can reach the charger.
-    pub start_stop: bool,
-    /// `Control.Unlock` is mapped.
-    pub unlock: bool,
-    /// `Control.Reset` is mapped.
-    pub reset: bool,
-    /// `Control.Availability` is mapped.
-    pub availability: bool,
-}
-
-/// What a station needs to know about itself.
-#[derive(Debug, Clone)]
-pub struct StationSettings {
-    /// The station identity (last URL path segment).
-    pub ocpp_id: String,
-    pub vendor_name: String,
-    pub model: String,
-    /// The charger's serial number, once the device reported it (`Identity.SerialNumber`).
-    pub serial_number: Option<String>,
-    /// The charger's firmware version, once the device reported it (`Identity.FirmwareVersion`).
-    pub firmware_version: Option<String>,
-    /// Where those two come from, and how long the first boot waits for them.
-    pub identity: BootIdentity,
-    /// Heartbeat interval until the CSMS sets its own.
-    pub heartbeat_interval: Duration,
-    /// How long to wait for the CALLRESULT of one of our CALLs.
-    pub response_timeout: Duration,
-    pub backoff: Backoff,
-    /// WebSocket ping interval until the CSMS sets WebSocketPingInterval; zero: no pings.
-    pub ping_interval: Duration,
-    /// SecurityCtrlr.SecurityProfile (0 for a plain ws:// link without authentication).
-    pub security_profile: u8,
-    /// BasicAuthPassword until the CSMS sets another.
-    pub basic_auth_password: Option<String>,
-    /// The measurands the template maps.
-    pub measurands: Vec<Measurand>,
-    /// EVSEs, one connector each, numbered from 1.
-    pub evses: usize,
-    /// AC phases the charger is connected to (ChargingStation/EVSE/Connector.SupplyPhases).
-    pub supply_phases: u8,
-    pub tx: TxSettings,
-    /// AlignedDataCtrlr.Interval (zero: off) and AlignedDataCtrlr.Measurands.
-    pub aligned_interval: Duration,
-    pub aligned_measurands: Vec<Measurand>,
-    /// Retries of transaction-related messages.
-    pub retry: Retry,
-    pub capabilities: Capabilities,
-}
-
-/// Something the hub must do for the station.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Open the WebSocket (answered by `connected` or `link_down`).
-    Connect,
-    /// Close the WebSocket for a reset (close code 1000); answered by `link_down`.
-    Disconnect,
-    /// Send this OCPP-J frame.
-    Send(String),
-    /// Act on the charger through its template.
-    Device(DeviceCommand),
-    /// Write a template-mapped variable the CSMS set (SetVariables).
-    WriteVariable {
-        component: String,
-        variable: String,
-        value: String,
-    },
-    /// Store the device-model values the CSMS set, so they survive a restart.
-    Persist(serde_json::Value),
-    /// Write to the journal; done before any later `Send` is handed to the link.
-    Journal(JournalOp),
-}
-
-/// A command for the charger; the hub turns it into a write of the mapped control variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeviceCommand {
-    /// `Control.Charging` Start or Stop on EVSE `evse` (0-based).
-    Charging { evse: usize, start: bool },
-    /// `Control.Unlock`.
-    Unlock { evse: usize },
-    /// `Control.Reset`.
-    Reset,
-    /// `Control.Availability` Operative or Inoperative.
-    Availability { operative: bool },
-}
 
 /// Where the station stands with the CSMS (B01–B03).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
