@@ -11,8 +11,8 @@ mod backoff;
 mod calls;
 mod commands;
 mod cycle;
-mod effects;
 pub mod device_model;
+mod effects;
 mod events;
 pub mod evse;
 mod handlers;
@@ -36,12 +36,12 @@ use crate::util::rng::Rng;
 pub use backoff::Backoff;
 use calls::{Call, Outstanding};
 pub use commands::{WriteReport, UNLOCK_DEADLINE};
+pub use effects::{DeviceCommand, Effect};
 use evse::EvseInputs;
 pub use queue::Retry;
 use queue::TxQueue;
-use transaction::TxTracker;
-pub use effects::{DeviceCommand, Effect};
 pub use settings::{Capabilities, StationSettings};
+use transaction::TxTracker;
 pub use variables::{BootIdentity, ExternalDef};
 
 /// Where the station stands with the CSMS (B01–B03).
