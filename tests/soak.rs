@@ -1,8 +1,8 @@
 //! Soak with fault injection: simulated Modbus and ECHONET Lite chargers run transactions
 //! continuously while the CSMS restarts, drops connections, refuses them and leaves answers
 //! unsent; chargers fall silent or refuse every read; ECHONET Lite answers are lost and INF is
-//! spoofed from a charger's address; the gateway is killed with SIGKILL and its configuration
-//! reloaded. At the end every charger is unplugged and left
+//! spoofed from a charger's address; the disk fills up for a while; the gateway is killed with
+//! SIGKILL and its configuration reloaded. At the end every charger is unplugged and left
 //! alone, and the CSMS's view is checked: no lost, gapped or duplicated transaction event
 //! (beyond the resend of an unacknowledged one), exactly one Ended per Started, every
 //! station's last status true, no panic, and memory and descriptors flat over the last run.
@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::gateway::{is_call, loopback, scratch, status_of, write_config, Gateway};
-use journal_support::{check_events, tx_events};
+use journal_support::{check_events, limit_file_size, start_limited, tx_events};
 use ocpp_gw::echonet::{Esv, Frame, Property, NODE_PROFILE};
 use ocpp_gw::modbus::ExceptionCode;
 use ocpp_gw::sim::csms::{CsmsOptions, CsmsSim, Record};
@@ -70,6 +70,7 @@ struct Faults {
     refused_reads: u64,
     el_answers_lost: u64,
     spoofed_inf: u64,
+    disk_full: u64,
     kills: u64,
     reloads: u64,
 }
@@ -93,7 +94,8 @@ impl Soak {
     fn start_gateway(&mut self) {
         self.lives += 1;
         let log = self.dir.join(format!("gateway-{}.log", self.lives));
-        self.gw = Some(Gateway::start(&self.config, &log));
+        // SIGXFSZ ignored, so that a file-size limit set later acts as a full disk.
+        self.gw = Some(start_limited(&self.config, &log, None, &[]));
     }
 
     fn restart_csms(&mut self) {
@@ -139,7 +141,7 @@ impl Soak {
             }
             return;
         }
-        match self.rng.below(27) {
+        match self.rng.below(29) {
             0..=4 => {
                 if let Some(csms) = &self.csms {
                     if csms.disconnect(&station) {
@@ -195,6 +197,15 @@ impl Soak {
                 if let Some(gw) = &self.gw {
                     gw.signal(libc::SIGHUP);
                     self.faults.reloads += 1;
+                }
+            }
+            24..=25 => {
+                // The disk is full for a while: no file of the gateway's may grow.
+                if let Some(gw) = &self.gw {
+                    limit_file_size(gw, Some(0));
+                    self.faults.disk_full += 1;
+                    std::thread::sleep(Duration::from_millis(1_500));
+                    limit_file_size(gw, None);
                 }
             }
             _ => {
@@ -445,7 +456,7 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
         "soak: devices={devices} (modbus={modbus_count} echonet={el_count}) seconds={seconds} \
          seed={seed} plugs={} unplugs={} csms_restarts={} connection_drops={} \
          connections_refused={} answers_withheld={} silences={} refused_reads={} \
-         el_answers_lost={} spoofed_inf={} kills={} reloads={} transactions={} \
+         el_answers_lost={} spoofed_inf={} disk_full={} kills={} reloads={} transactions={} \
          transaction_events={calls} repeats={repeats} gaps=0 unended=0 \
          rss_kib={rss_early}->{rss_late} fds={fds_early}->{fds_late} panics=0",
         f.plugs,
@@ -458,6 +469,7 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
         f.refused_reads,
         f.el_answers_lost,
         f.spoofed_inf,
+        f.disk_full,
         f.kills,
         f.reloads,
         by_tx.len(),
