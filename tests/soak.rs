@@ -328,7 +328,8 @@ fn transactions_survive_every_fault_and_the_csms_converges() {
             sim
         })
         .collect();
-    let dir = scratch("soak");
+    // Per process: a debug and a release run may soak side by side.
+    let dir = scratch(&format!("soak-{}", std::process::id()));
     let addrs: Vec<_> = chargers.iter().map(|c| c.addr()).collect();
     let config = write_config(&dir, &csms.url(), &addrs, "response_timeout_sec = 2\n");
     let mut file = std::fs::OpenOptions::new()
