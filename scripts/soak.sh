@@ -15,4 +15,9 @@ cd "$repo"
 require_cargo
 export OCPP_SCHEMAS_DIR=${OCPP_SCHEMAS_DIR:-$repo/../shared/ocpp-2.0.1-schemas}
 export SOAK_DEVICES=${1:-100} SOAK_SECONDS=${2:-300} SOAK_SEED=${3:-20646}
-cargo test --release --test soak -- --nocapture 2>&1 | grep -E '^(soak:|test |thread|  left|  right|test result)'
+# The whole output only when the soak fails: then every line may matter.
+if ! out=$(cargo test --release --test soak -- --nocapture 2>&1); then
+	printf '%s\n' "$out" >&2
+	exit 1
+fi
+printf '%s\n' "$out" | grep -E '^(soak:|test result)'
