@@ -218,14 +218,10 @@ fn metrics_parse_and_move_with_the_devices() {
     assert!(value(&first, "ocppgw_process_cpu_seconds_total", None).is_some());
     assert!(value(&first, "ocppgw_channel_full_total", None).is_some());
     assert!(value(&first, "ocppgw_uptime_seconds", None).is_some());
-    assert_eq!(
-        value(
-            &first,
-            "ocppgw_queue_depth",
-            Some(("queue", "device_events"))
-        ),
-        Some(0.0)
-    );
+    // A loaded machine may catch the hub with an event or two not taken yet; it drains.
+    until(&base, "the device event queue drained", |s| {
+        value(s, "ocppgw_queue_depth", Some(("queue", "device_events"))) == Some(0.0)
+    });
     assert!(value(&first, "ocppgw_station_messages_received_total", station).unwrap() >= 1.0);
     assert_eq!(
         value(&first, "ocppgw_csms_reconnects_total", station),
